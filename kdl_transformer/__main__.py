@@ -1,0 +1,3 @@
+from kdl_transformer.cli import main
+
+raise SystemExit(main())

@@ -1,0 +1,56 @@
+"""Scaled dot-product attention, written out step by step.
+
+    Attention(Q, K, V) = softmax(Q Kᵀ / √d_k + mask) V
+
+This is the computation at the heart of every layer in this package (셀프 어텐션,
+크로스 어텐션 alike). The query asks "what am I looking for?", each key says "what
+do I contain?", and the softmax-normalised similarities decide how much of each
+value flows into the output.
+"""
+
+from keras import ops
+
+
+def large_negative_number(dtype):
+    """A value whose exp() is exactly 0 in `dtype`, yet that avoids inf - inf = NaN."""
+    if dtype in ("float16", "bfloat16"):
+        return -3e4
+    return -1e9
+
+
+def scaled_dot_product_attention(query, key, value, mask=None, dropout=None, training=None):
+    """Compute attention outputs and weights.
+
+    Args:
+        query: tensor of shape (..., query_length, key_dim).
+        key: tensor of shape (..., key_length, key_dim).
+        value: tensor of shape (..., key_length, value_dim).
+        mask: optional boolean/int tensor broadcastable to
+            (..., query_length, key_length); 1 / True = attend (the Keras
+            convention), 0 / False = masked out.
+        dropout: optional `keras.layers.Dropout` applied to the weights
+            before they multiply the values (the returned weights are the
+            ones before dropout, as in `keras.layers.MultiHeadAttention`).
+        training: Python bool or None, passed to `dropout`.
+
+    Returns:
+        `(output, weights)`: output (..., query_length, value_dim) and
+        weights (..., query_length, key_length), each row summing to 1.
+
+    Example:
+
+    >>> q = k = v = keras.random.normal((2, 5, 8))
+    >>> output, weights = scaled_dot_product_attention(q, k, v)
+    >>> output.shape, weights.shape
+    ((2, 5, 8), (2, 5, 5))
+    """
+    key_dim = ops.shape(query)[-1]
+    scale = ops.cast(1.0 / ops.sqrt(ops.cast(key_dim, "float32")), query.dtype)
+    scores = ops.matmul(query * scale, ops.swapaxes(key, -1, -2))  # (..., Tq, Tk)
+    if mask is not None:
+        fill = ops.cast(large_negative_number(scores.dtype), scores.dtype)
+        scores = ops.where(ops.cast(mask, "bool"), scores, fill)
+    weights = ops.softmax(scores, axis=-1)  # (..., Tq, Tk)
+    attended = weights if dropout is None else dropout(weights, training=training)
+    output = ops.matmul(attended, value)  # (..., Tq, dv)
+    return output, weights

@@ -1,0 +1,153 @@
+"""Multi-head attention (멀티 헤드 어텐션) built on `scaled_dot_product_attention`."""
+
+import keras
+from keras import ops
+
+from kdl_transformer.layers.attention import scaled_dot_product_attention
+
+
+@keras.saving.register_keras_serializable(package="kdl_transformer")
+class MultiHeadAttention(keras.layers.Layer):
+    """Multi-head attention with an optional key/value cache.
+
+    Each of the `num_heads` heads projects queries, keys and values to
+    `key_dim` features, attends with `scaled_dot_product_attention`, and the
+    heads' outputs are concatenated and projected back to the query width.
+    The projection weights have the same shapes as those of
+    `keras.layers.MultiHeadAttention`, so weights can be copied across.
+
+    Caching: for autoregressive decoding pass `cache` of shape
+    (batch, 2, num_heads, max_length, key_dim) (keys at index 0, values at 1).
+    With `cache_update_index`, the keys/values of the new query tokens are
+    written into the cache at that position and attention runs over the
+    whole cache (self-attention while decoding). Without it, the cache is
+    used as is (precomputed cross-attention keys/values).
+
+    Args:
+        num_heads: int, number of attention heads.
+        key_dim: int, width of each head's queries and keys (and values).
+        dropout: float, dropout rate on the attention weights.
+        use_bias: bool, whether the projections have biases.
+        kernel_initializer: initializer for the projection kernels.
+
+    Call arguments:
+        query: (batch, query_length, dim).
+        value: (batch, key_length, dim); may be None when `cache` holds
+            precomputed keys/values.
+        key: optional (batch, key_length, dim); defaults to `value`.
+        attention_mask: boolean, broadcastable to
+            (batch, num_heads, query_length, key_length); True = attend.
+        cache: optional key/value cache, see above.
+        cache_update_index: int or int tensor, position of the first query
+            token in the cache.
+        training: bool, enables dropout.
+
+    Returns:
+        `(output, scores, cache)`: output (batch, query_length, dim),
+        scores (batch, num_heads, query_length, key_length), and the updated
+        cache (None when no cache was given).
+
+    References:
+        - [Vaswani et al., 2017](https://arxiv.org/abs/1706.03762)
+    """
+
+    def __init__(
+        self,
+        num_heads,
+        key_dim,
+        dropout=0.0,
+        use_bias=True,
+        kernel_initializer="glorot_uniform",
+        **kwargs,
+    ):
+        super().__init__(**kwargs)
+        self.num_heads = num_heads
+        self.key_dim = key_dim
+        self.dropout = dropout
+        self.use_bias = use_bias
+        self.kernel_initializer = keras.initializers.get(kernel_initializer)
+
+    def _projection(self, name, equation, output_shape, bias_axes):
+        return keras.layers.EinsumDense(
+            equation,
+            output_shape=output_shape,
+            bias_axes=bias_axes if self.use_bias else None,
+            kernel_initializer=self.kernel_initializer,
+            dtype=self.dtype_policy,
+            name=name,
+        )
+
+    def build(self, query_shape, value_shape=None, key_shape=None):
+        value_shape = query_shape if value_shape is None else value_shape
+        key_shape = value_shape if key_shape is None else key_shape
+        heads, width = self.num_heads, self.key_dim
+        # (B, T, D) x (D, H, k) -> (B, H, T, k): heads first, ready for matmul.
+        self.query_dense = self._projection("query", "btd,dhk->bhtk", (heads, None, width), "hk")
+        self.key_dense = self._projection("key", "btd,dhk->bhtk", (heads, None, width), "hk")
+        self.value_dense = self._projection("value", "btd,dhk->bhtk", (heads, None, width), "hk")
+        # (B, H, T, k) x (H, k, D) -> (B, T, D): concatenate heads and project back.
+        self.output_dense = self._projection(
+            "attention_output", "bhtk,hkd->btd", (None, query_shape[-1]), "d"
+        )
+        self.query_dense.build(query_shape)
+        self.key_dense.build(key_shape)
+        self.value_dense.build(value_shape)
+        self.output_dense.build((query_shape[0], heads, query_shape[1], width))
+        self.dropout_layer = keras.layers.Dropout(self.dropout, dtype=self.dtype_policy)
+
+    def compute_key_value(self, value, key=None):
+        """Project keys and values once, shaped as a cache (batch, 2, heads, length, key_dim)."""
+        key = value if key is None else key
+        return ops.stack([self.key_dense(key), self.value_dense(value)], axis=1)
+
+    def call(
+        self,
+        query,
+        value=None,
+        key=None,
+        attention_mask=None,
+        cache=None,
+        cache_update_index=None,
+        training=None,
+    ):
+        query_heads = self.query_dense(query)  # (B, H, Tq, k)
+        if cache is None:
+            key_value = self.compute_key_value(value, key)  # (B, 2, H, Tk, k)
+        elif cache_update_index is None:
+            key_value = cache  # precomputed cross-attention keys/values
+        else:
+            new_key_value = self.compute_key_value(query if value is None else value, key)
+            start = [0, 0, 0, cache_update_index, 0]
+            key_value = cache = ops.slice_update(cache, start, new_key_value)
+        output, scores = scaled_dot_product_attention(
+            query_heads,
+            key_value[:, 0],
+            key_value[:, 1],
+            mask=attention_mask,
+            dropout=self.dropout_layer,
+            training=training,
+        )  # (B, H, Tq, k), (B, H, Tq, Tk)
+        return self.output_dense(output), scores, cache
+
+    def get_config(self):
+        config = super().get_config()
+        config.update(
+            {
+                "num_heads": self.num_heads,
+                "key_dim": self.key_dim,
+                "dropout": self.dropout,
+                "use_bias": self.use_bias,
+                "kernel_initializer": keras.initializers.serialize(self.kernel_initializer),
+            }
+        )
+        return config
+
+
+def head_width(embed_dim, num_heads):
+    """`embed_dim // num_heads`: the heads split the width, as in the paper."""
+    if num_heads <= 0 or embed_dim % num_heads != 0:
+        raise ValueError(
+            f"num_heads={num_heads} does not divide embed_dim={embed_dim}; choose a number of "
+            "heads that divides the embedding width (each head gets embed_dim // num_heads)."
+        )
+    return embed_dim // num_heads

@@ -1,0 +1,231 @@
+"""The Transformer decoder block (트랜스포머 디코더), with a key/value cache for fast decoding."""
+
+import keras
+from keras import ops
+
+from kdl_transformer.layers import masking
+from kdl_transformer.layers.multi_head_attention import MultiHeadAttention, head_width
+from kdl_transformer.layers.transformer_encoder import feed_forward
+
+
+@keras.saving.register_keras_serializable(package="kdl_transformer")
+class TransformerDecoder(keras.layers.Layer):
+    """Causal self-attention, cross-attention over the encoder, then feed-forward.
+
+    Post-norm, as in the book (`norm_first=False`):
+
+        x = LayerNorm(y + Dropout(CausalSelfAttention(y)))        # 마스크드 셀프 어텐션
+        z = LayerNorm(x + Dropout(CrossAttention(x, encoder)))    # 인코더-디코더 어텐션
+        out = LayerNorm(z + Dropout(FeedForward(z)))
+
+    Masking: self-attention is causal (position i sees positions <= i) and
+    skips padded target tokens; cross-attention skips padded *source* tokens,
+    using the encoder's padding mask, so source and target lengths are
+    independent. Explicit masks win over the Keras masks attached to the
+    inputs.
+
+    Caching: decoding one token at a time, pass `self_attention_cache`
+    (from `init_self_attention_cache`) and `self_attention_cache_update_index`
+    (the position of the token being fed), plus `cross_attention_cache` (from
+    `compute_cross_attention_cache`, computed once per sentence). Each step
+    then costs one token, and the outputs equal those of the full pass.
+
+    Args:
+        embed_dim: int, width of inputs and outputs.
+        dense_dim: int, hidden width of the feed-forward network.
+        num_heads: int, number of heads; must divide `embed_dim`.
+        dropout: float, dropout rate.
+        norm_first: bool, pre-norm instead of post-norm.
+        activation: activation of the feed-forward network.
+        layer_norm_epsilon: float.
+
+    Call arguments:
+        decoder_inputs: (batch, target_length, embed_dim).
+        encoder_outputs: (batch, source_length, embed_dim); may be None when
+            `cross_attention_cache` is given.
+        decoder_padding_mask: optional (batch, target_length).
+        encoder_padding_mask: optional (batch, source_length).
+        self_attention_cache: optional (batch, 2, heads, max_length, key_dim).
+        self_attention_cache_update_index: int or int tensor.
+        cross_attention_cache: optional (batch, 2, heads, source_length, key_dim).
+        training: bool, enables dropout.
+        return_attention_scores: bool; also return self- and cross-attention
+            weights, (batch, heads, target_length, key_length) each.
+
+    Returns:
+        Without caches: `outputs`, or `(outputs, self_scores, cross_scores)`.
+        With caches: `(outputs, self_attention_cache, cross_attention_cache)`,
+        followed by `(self_scores, cross_scores)` when asked.
+
+    Example:
+
+    >>> decoder = TransformerDecoder(embed_dim=16, dense_dim=32, num_heads=2)
+    >>> target, source = keras.random.normal((2, 4, 16)), keras.random.normal((2, 7, 16))
+    >>> decoder(target, source).shape
+    (2, 4, 16)
+    """
+
+    def __init__(
+        self,
+        embed_dim,
+        dense_dim,
+        num_heads,
+        dropout=0.0,
+        norm_first=False,
+        activation="relu",
+        layer_norm_epsilon=1e-5,
+        **kwargs,
+    ):
+        super().__init__(**kwargs)
+        self.key_dim = head_width(embed_dim, num_heads)
+        self.embed_dim = embed_dim
+        self.dense_dim = dense_dim
+        self.num_heads = num_heads
+        self.dropout = dropout
+        self.norm_first = norm_first
+        self.activation = activation
+        self.layer_norm_epsilon = layer_norm_epsilon
+        self.supports_masking = True
+
+    def build(self, decoder_inputs_shape, encoder_outputs_shape=None):
+        dtype = self.dtype_policy
+        if encoder_outputs_shape is None:
+            encoder_outputs_shape = decoder_inputs_shape
+        self.self_attention = MultiHeadAttention(
+            self.num_heads, self.key_dim, dropout=self.dropout, dtype=dtype, name="self_attention"
+        )
+        self.self_attention.build(decoder_inputs_shape, decoder_inputs_shape)
+        self.cross_attention = MultiHeadAttention(
+            self.num_heads, self.key_dim, dropout=self.dropout, dtype=dtype, name="cross_attention"
+        )
+        self.cross_attention.build(decoder_inputs_shape, encoder_outputs_shape)
+        self.feed_forward = feed_forward(
+            self.dense_dim, self.embed_dim, self.activation, dtype, "feed_forward"
+        )
+        self.feed_forward.build(decoder_inputs_shape)
+        self.norms = []
+        for name in ("self_attention_norm", "cross_attention_norm", "feed_forward_norm"):
+            norm = keras.layers.LayerNormalization(
+                epsilon=self.layer_norm_epsilon, dtype=dtype, name=name
+            )
+            norm.build(decoder_inputs_shape)
+            self.norms.append(norm)
+        self.residual_dropout = keras.layers.Dropout(self.dropout, dtype=dtype)
+
+    def init_self_attention_cache(self, batch_size, max_length, dtype="float32"):
+        """Zeros shaped (batch, 2, heads, max_length, key_dim): an empty self-attention cache."""
+        return ops.zeros((batch_size, 2, self.num_heads, max_length, self.key_dim), dtype=dtype)
+
+    def compute_cross_attention_cache(self, encoder_outputs):
+        """Cross-attention keys/values, (batch, 2, heads, source_length, key_dim), once per sentence."""
+        return self.cross_attention.compute_key_value(encoder_outputs)
+
+    def _residual(self, norm, inputs, sublayer, training):
+        """inputs + Dropout(sublayer(x)), with the LayerNorm before (pre-norm) or after (post-norm)."""
+        if self.norm_first:
+            outputs, *rest = sublayer(norm(inputs))
+            return (inputs + self.residual_dropout(outputs, training=training), *rest)
+        outputs, *rest = sublayer(inputs)
+        return (norm(inputs + self.residual_dropout(outputs, training=training)), *rest)
+
+    def call(
+        self,
+        decoder_inputs,
+        encoder_outputs=None,
+        decoder_padding_mask=None,
+        encoder_padding_mask=None,
+        self_attention_cache=None,
+        self_attention_cache_update_index=None,
+        cross_attention_cache=None,
+        training=None,
+        return_attention_scores=False,
+    ):
+        if decoder_padding_mask is None:
+            decoder_padding_mask = masking.implicit_mask(decoder_inputs)
+        if encoder_padding_mask is None and encoder_outputs is not None:
+            encoder_padding_mask = masking.implicit_mask(encoder_outputs)
+        decoder_inputs = masking.strip_mask(decoder_inputs)  # masks are consumed here
+        encoder_outputs = masking.strip_mask(encoder_outputs)
+        use_cache = self_attention_cache is not None
+        if use_cache and self_attention_cache_update_index is None:
+            raise ValueError(
+                "self_attention_cache was given without self_attention_cache_update_index; pass "
+                "the position of the token being decoded."
+            )
+        if encoder_outputs is None and cross_attention_cache is None:
+            raise ValueError(
+                "TransformerDecoder needs encoder_outputs or a cross_attention_cache computed "
+                "with compute_cross_attention_cache(encoder_outputs)."
+            )
+
+        # Causal self-attention: query i sees keys <= i (its absolute position when cached).
+        target_length = ops.shape(decoder_inputs)[1]
+        if use_cache:
+            start, key_length = self_attention_cache_update_index, ops.shape(self_attention_cache)[3]
+            self_mask = masking.causal_mask(target_length, key_length, start)[None, None]
+        else:
+            self_mask = masking.merge_masks(
+                masking.causal_mask(target_length, target_length)[None, None],  # (1, 1, T, T)
+                masking.key_padding_mask(decoder_padding_mask),  # (B, 1, 1, T)
+            )
+        x, self_scores, self_attention_cache = self._residual(
+            self.norms[0],
+            decoder_inputs,
+            lambda y: self.self_attention(
+                y,
+                y,
+                attention_mask=self_mask,
+                cache=self_attention_cache,
+                cache_update_index=self_attention_cache_update_index,
+                training=training,
+            ),
+            training,
+        )
+
+        # Cross-attention over the source, masked with the *source* padding mask.
+        cross_mask = masking.key_padding_mask(encoder_padding_mask)  # (B, 1, 1, S)
+        x, cross_scores, _ = self._residual(
+            self.norms[1],
+            x,
+            lambda y: self.cross_attention(
+                y,
+                encoder_outputs,
+                attention_mask=cross_mask,
+                cache=cross_attention_cache,
+                training=training,
+            ),
+            training,
+        )
+
+        outputs, = self._residual(self.norms[2], x, lambda y: (self.feed_forward(y),), training)
+
+        if use_cache:
+            if cross_attention_cache is None:
+                cross_attention_cache = self.compute_cross_attention_cache(encoder_outputs)
+            results = (outputs, self_attention_cache, cross_attention_cache)
+        else:
+            results = (outputs,)
+        if return_attention_scores:
+            results += (self_scores, cross_scores)
+        return results[0] if len(results) == 1 else results
+
+    def compute_mask(self, decoder_inputs, previous_mask=None):
+        return previous_mask
+
+    def compute_output_shape(self, decoder_inputs_shape, *args, **kwargs):
+        return decoder_inputs_shape
+
+    def get_config(self):
+        config = super().get_config()
+        config.update(
+            {
+                "embed_dim": self.embed_dim,
+                "dense_dim": self.dense_dim,
+                "num_heads": self.num_heads,
+                "dropout": self.dropout,
+                "norm_first": self.norm_first,
+                "activation": self.activation,
+                "layer_norm_epsilon": self.layer_norm_epsilon,
+            }
+        )
+        return config

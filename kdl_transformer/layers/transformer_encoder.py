@@ -1,0 +1,139 @@
+"""The Transformer encoder block (트랜스포머 인코더)."""
+
+import keras
+
+from kdl_transformer.layers import masking
+from kdl_transformer.layers.multi_head_attention import MultiHeadAttention, head_width
+
+
+def feed_forward(dense_dim, embed_dim, activation, dtype, name):
+    """The position-wise feed-forward network: Dense(dense_dim) -> Dense(embed_dim)."""
+    return keras.Sequential(
+        [
+            keras.layers.Dense(dense_dim, activation=activation, dtype=dtype),
+            keras.layers.Dense(embed_dim, dtype=dtype),
+        ],
+        name=name,
+    )
+
+
+@keras.saving.register_keras_serializable(package="kdl_transformer")
+class TransformerEncoder(keras.layers.Layer):
+    """Self-attention + feed-forward, each wrapped in a residual and a LayerNorm.
+
+    Post-norm, as in the book and the paper (`norm_first=False`):
+
+        x = LayerNorm(inputs + Dropout(SelfAttention(inputs)))
+        y = LayerNorm(x + Dropout(FeedForward(x)))
+
+    Pre-norm (`norm_first=True`) normalises before each sub-block instead,
+    which trains more stably for deep stacks.
+
+    Masking: padded tokens are excluded as attention keys. The padding mask
+    comes from `padding_mask` when given, else from the Keras mask attached
+    to `inputs` (e.g. by `PositionalEmbedding(mask_zero=True)`); the mask is
+    passed on to the next layer.
+
+    Args:
+        embed_dim: int, width of inputs and outputs.
+        dense_dim: int, hidden width of the feed-forward network.
+        num_heads: int, number of heads; must divide `embed_dim`.
+        dropout: float, dropout rate (attention weights and residual branches).
+        norm_first: bool, pre-norm instead of post-norm.
+        activation: activation of the feed-forward network.
+        layer_norm_epsilon: float.
+
+    Call arguments:
+        inputs: (batch, length, embed_dim).
+        padding_mask: optional (batch, length), 1/True for real tokens.
+        training: bool, enables dropout.
+        return_attention_scores: bool; also return the attention weights,
+            shaped (batch, num_heads, length, length).
+
+    Example:
+
+    >>> encoder = TransformerEncoder(embed_dim=16, dense_dim=32, num_heads=2)
+    >>> encoder(keras.random.normal((2, 5, 16))).shape
+    (2, 5, 16)
+    """
+
+    def __init__(
+        self,
+        embed_dim,
+        dense_dim,
+        num_heads,
+        dropout=0.0,
+        norm_first=False,
+        activation="relu",
+        layer_norm_epsilon=1e-5,
+        **kwargs,
+    ):
+        super().__init__(**kwargs)
+        self.key_dim = head_width(embed_dim, num_heads)
+        self.embed_dim = embed_dim
+        self.dense_dim = dense_dim
+        self.num_heads = num_heads
+        self.dropout = dropout
+        self.norm_first = norm_first
+        self.activation = activation
+        self.layer_norm_epsilon = layer_norm_epsilon
+        self.supports_masking = True
+
+    def build(self, inputs_shape):
+        dtype = self.dtype_policy
+        self.attention = MultiHeadAttention(
+            self.num_heads, self.key_dim, dropout=self.dropout, dtype=dtype, name="self_attention"
+        )
+        self.attention.build(inputs_shape, inputs_shape)
+        self.feed_forward = feed_forward(
+            self.dense_dim, self.embed_dim, self.activation, dtype, "feed_forward"
+        )
+        self.feed_forward.build(inputs_shape)
+        self.attention_norm = keras.layers.LayerNormalization(
+            epsilon=self.layer_norm_epsilon, dtype=dtype, name="attention_norm"
+        )
+        self.feed_forward_norm = keras.layers.LayerNormalization(
+            epsilon=self.layer_norm_epsilon, dtype=dtype, name="feed_forward_norm"
+        )
+        self.attention_norm.build(inputs_shape)
+        self.feed_forward_norm.build(inputs_shape)
+        self.residual_dropout = keras.layers.Dropout(self.dropout, dtype=dtype)
+
+    def call(self, inputs, padding_mask=None, training=None, return_attention_scores=False):
+        if padding_mask is None:
+            padding_mask = masking.implicit_mask(inputs)
+        inputs = masking.strip_mask(inputs)  # the mask is consumed here, as attention_mask
+        attention_mask = masking.key_padding_mask(padding_mask)  # (B, 1, 1, T)
+
+        x = self.attention_norm(inputs) if self.norm_first else inputs
+        attended, scores, _ = self.attention(
+            x, x, attention_mask=attention_mask, training=training
+        )  # (B, T, D), (B, H, T, T)
+        x = inputs + self.residual_dropout(attended, training=training)
+        x = x if self.norm_first else self.attention_norm(x)
+
+        y = self.feed_forward_norm(x) if self.norm_first else x
+        y = x + self.residual_dropout(self.feed_forward(y), training=training)
+        outputs = y if self.norm_first else self.feed_forward_norm(y)
+        return (outputs, scores) if return_attention_scores else outputs
+
+    def compute_mask(self, inputs, mask=None):
+        return mask
+
+    def compute_output_shape(self, inputs_shape):
+        return inputs_shape
+
+    def get_config(self):
+        config = super().get_config()
+        config.update(
+            {
+                "embed_dim": self.embed_dim,
+                "dense_dim": self.dense_dim,
+                "num_heads": self.num_heads,
+                "dropout": self.dropout,
+                "norm_first": self.norm_first,
+                "activation": self.activation,
+                "layer_norm_epsilon": self.layer_norm_epsilon,
+            }
+        )
+        return config
