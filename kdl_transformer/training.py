@@ -1,0 +1,239 @@
+"""Run directories and the one training loop both models share.
+
+A run directory holds everything about one training run:
+
+    RUN_DIR/
+      config.json          the model's configuration dataclass
+      model.keras          the best model so far (by the monitored metric)
+      history.json         per-epoch metrics, kept across interruptions
+      metrics.json         train_seconds, then evaluation results
+      learning_curves.png
+      backup/              BackupAndRestore state while training (removed when done)
+      logs/                TensorBoard
+
+Run the same command again after an interruption (Ctrl-C, a killed job) and
+training resumes at the last finished epoch.
+"""
+
+import dataclasses
+import json
+import time
+import typing
+from pathlib import Path
+
+import keras
+
+from kdl_transformer import plotting
+
+
+class RunDir:
+    """Paths and JSON helpers of one run directory (created on first use)."""
+
+    def __init__(self, path):
+        self.path = Path(path)
+        self.path.mkdir(parents=True, exist_ok=True)
+
+    config_path = property(lambda self: self.path / "config.json")
+    model_path = property(lambda self: self.path / "model.keras")
+    history_path = property(lambda self: self.path / "history.json")
+    metrics_path = property(lambda self: self.path / "metrics.json")
+    backup_dir = property(lambda self: self.path / "backup")
+    tensorboard_dir = property(lambda self: self.path / "logs")
+    learning_curves_path = property(lambda self: self.path / "learning_curves.png")
+
+    @property
+    def checkpoint_path(self):
+        return self.model_path
+
+    def write_json(self, name, obj):
+        path = self.path / name
+        path.write_text(json.dumps(obj, indent=2, ensure_ascii=False, default=_json_default) + "\n")
+        return path
+
+    def read_json(self, name, default=None):
+        path = self.path / name
+        if not path.exists():
+            if default is not None:
+                return default
+            raise FileNotFoundError(
+                f"{path} does not exist; is {self.path} a finished run directory? "
+                "Train one first with `kdl-transformer train ...`."
+            )
+        return json.loads(path.read_text())
+
+    def update_metrics(self, **values):
+        """Merge `values` into metrics.json."""
+        metrics = self.read_json("metrics.json", default={})
+        metrics.update(values)
+        self.write_json("metrics.json", metrics)
+        return metrics
+
+    def require_model(self):
+        if not self.model_path.exists():
+            raise FileNotFoundError(
+                f"No trained model in {self.path} (expected {self.model_path.name}); "
+                "train one first with `kdl-transformer train ...` or check the path."
+            )
+        return self.model_path
+
+
+def _json_default(value):
+    if hasattr(value, "tolist"):
+        return value.tolist()
+    if isinstance(value, Path):
+        return str(value)
+    raise TypeError(f"{type(value).__name__} is not JSON serializable")
+
+
+def save_config(run_dir, config):
+    """Write a config dataclass to RUN_DIR/config.json."""
+    run_dir = run_dir if isinstance(run_dir, RunDir) else RunDir(run_dir)
+    payload = {"kind": type(config).__name__, **dataclasses.asdict(config)}
+    return run_dir.write_json("config.json", payload)
+
+
+def load_config(run_dir, cls):
+    """Read RUN_DIR/config.json back into dataclass `cls`, refusing a config of another kind."""
+    run_dir = run_dir if isinstance(run_dir, RunDir) else RunDir(run_dir)
+    payload = dict(run_dir.read_json("config.json"))
+    kind = payload.pop("kind", cls.__name__)
+    if kind != cls.__name__:
+        raise ValueError(f"{run_dir.path} holds a {kind} run, not a {cls.__name__} run.")
+    names = {field.name for field in dataclasses.fields(cls)}
+    unknown = sorted(set(payload) - names)
+    if unknown:
+        raise ValueError(
+            f"{run_dir.config_path} has fields {unknown} that this version of kdl_transformer "
+            "does not know; it was written by another version: retrain, or install that version."
+        )
+    return cls(**payload)
+
+
+def apply_overrides(config, overrides):
+    """Return a copy of dataclass `config` with `{"field": "string value"}` overrides parsed by type.
+
+    This is what `kdl-transformer train ... --set embed_dim=128` uses.
+    """
+    if not overrides:
+        return config
+    fields = {field.name: field for field in dataclasses.fields(config)}
+    hints = typing.get_type_hints(type(config))
+    changes = {}
+    for name, text in overrides.items():
+        if name not in fields:
+            raise ValueError(
+                f"{type(config).__name__} has no field {name!r}; valid fields: {', '.join(sorted(fields))}."
+            )
+        changes[name] = _parse(text, hints[name], name) if isinstance(text, str) else text
+    return dataclasses.replace(config, **changes)
+
+
+def _parse(text, kind, name):
+    origin = typing.get_origin(kind)
+    if origin is typing.Union or str(origin) == "types.UnionType":
+        options = [k for k in typing.get_args(kind) if k is not type(None)]
+        if text.lower() in ("none", "null"):
+            return None
+        kind = options[0]
+    try:
+        if kind is bool:
+            if text.lower() in ("1", "true", "yes", "on"):
+                return True
+            if text.lower() in ("0", "false", "no", "off"):
+                return False
+            raise ValueError(text)
+        if kind in (int, float, str):
+            return kind(text)
+        return json.loads(text)
+    except ValueError:
+        raise ValueError(f"--set {name}={text!r}: expected a value of type {getattr(kind, '__name__', kind)}.") from None
+
+
+class _JsonHistory(keras.callbacks.Callback):
+    """Appends each epoch's logs (and its duration) to history.json, surviving resumes."""
+
+    def __init__(self, run_dir):
+        super().__init__()
+        self.run_dir = run_dir
+
+    def on_train_begin(self, logs=None):
+        resumed_epochs = getattr(self.model, "_initial_epoch", None) or 0
+        history = self.run_dir.read_json("history.json", default={}) if resumed_epochs else {}
+        self.history = {key: values[:resumed_epochs] for key, values in history.items()}
+
+    def on_epoch_begin(self, epoch, logs=None):
+        self._start = time.perf_counter()
+
+    def on_epoch_end(self, epoch, logs=None):
+        logs = dict(logs or {})
+        logs["epoch_seconds"] = time.perf_counter() - self._start
+        lr = getattr(self.model.optimizer, "learning_rate", None)
+        if lr is not None:
+            logs["learning_rate"] = float(keras.ops.convert_to_numpy(lr))
+        for key, value in logs.items():
+            self.history.setdefault(key, []).append(float(value))
+        self.run_dir.write_json("history.json", self.history)
+
+
+def fit(
+    model,
+    train_ds,
+    val_ds,
+    run_dir,
+    epochs,
+    monitor="val_loss",
+    mode="min",
+    patience=3,
+    verbose="auto",
+    extra_callbacks=(),
+    steps_per_epoch=None,
+):
+    """Train `model` (compiled) into `run_dir`, resuming an interrupted run.
+
+    Callbacks: BackupAndRestore (resume with no finished epoch lost),
+    EarlyStopping (restoring the best weights), ModelCheckpoint of the best
+    model as `model.keras`, TensorBoard, and a JSON history. Writes
+    history.json, learning_curves.png, and `train_seconds` (summed over
+    resumed sessions) and `epochs_trained` into metrics.json.
+
+    Returns:
+        The history dict (metric -> per-epoch list) of the whole run.
+    """
+    run_dir = run_dir if isinstance(run_dir, RunDir) else RunDir(run_dir)
+    json_history = _JsonHistory(run_dir)
+    callbacks = [
+        keras.callbacks.BackupAndRestore(str(run_dir.backup_dir)),
+        json_history,
+        keras.callbacks.EarlyStopping(
+            monitor=monitor, mode=mode, patience=patience, restore_best_weights=True
+        ),
+        keras.callbacks.ModelCheckpoint(
+            str(run_dir.model_path), monitor=monitor, mode=mode, save_best_only=True
+        ),
+        keras.callbacks.TensorBoard(str(run_dir.tensorboard_dir)),
+        *extra_callbacks,
+    ]
+    model.fit(
+        train_ds,
+        validation_data=val_ds,
+        epochs=epochs,
+        callbacks=callbacks,
+        verbose=verbose,
+        steps_per_epoch=steps_per_epoch,
+        shuffle=False,  # datasets arrive shuffled by their own pipeline
+    )
+    history = json_history.history
+    if not run_dir.model_path.exists():  # e.g. every epoch was already done before a resume
+        model.save(run_dir.model_path)
+    if history.get("loss"):
+        plotting.plot_learning_curves(
+            {k: v for k, v in history.items() if k != "epoch_seconds"}, run_dir.learning_curves_path
+        )
+    best = history.get(monitor) or [None]
+    best_value = (min if mode == "min" else max)([v for v in best if v is not None], default=None)
+    run_dir.update_metrics(
+        train_seconds=round(sum(history.get("epoch_seconds", [])), 2),
+        epochs_trained=len(history.get("loss", [])),
+        **{f"best_{monitor}": best_value},
+    )
+    return history

@@ -1,0 +1,63 @@
+"""Figures render, and Korean labels render with a real Hangul font (no missing glyphs)."""
+
+import logging
+import warnings
+
+import matplotlib
+import numpy as np
+
+from kdl_transformer import plotting
+
+
+def render_capturing_glyph_warnings(make_figure, path, caplog):
+    with warnings.catch_warnings(record=True) as caught, caplog.at_level(logging.WARNING):
+        warnings.simplefilter("always")
+        fig = make_figure()
+        fig.canvas.draw()
+        plotting.save_figure(fig, path)
+    messages = [str(w.message) for w in caught] + [r.getMessage() for r in caplog.records]
+    return [m for m in messages if "Glyph" in m or "missing from font" in m]
+
+
+def test_korean_labels_render_without_missing_glyphs(tmp_path, caplog):
+    korean = ["고양이는", "사과를", "먹는다", "카페", "−1"]
+    english = ["the", "cat", "eats", "an", "apple"]
+    weights = np.random.default_rng(0).dirichlet(np.ones(5), size=5)
+    missing = render_capturing_glyph_warnings(
+        lambda: plotting.plot_attention(weights, english, korean, title="교차 어텐션"),
+        tmp_path / "attention.png",
+        caplog,
+    )
+    assert missing == []
+    assert matplotlib.rcParams["font.family"][0] == "NanumGothic"
+    assert (tmp_path / "attention.png").stat().st_size > 5000
+
+
+def test_default_font_really_lacks_hangul(tmp_path, caplog):
+    """The check above can fail: DejaVu Sans alone reports the missing glyphs."""
+    import matplotlib.pyplot as plt
+
+    def draw_with_default_font():
+        with matplotlib.rc_context({"font.family": ["DejaVu Sans"]}):
+            fig, ax = plt.subplots()
+            ax.set_title("고양이")
+            fig.canvas.draw()
+        return fig
+
+    assert render_capturing_glyph_warnings(draw_with_default_font, tmp_path / "boxes.png", caplog)
+
+
+def test_head_grid_has_one_panel_per_head_plus_mean(tmp_path):
+    scores = np.random.default_rng(1).dirichlet(np.ones(4), size=(3, 6))  # (heads, q, k)
+    fig = plotting.plot_attention_heads(scores, list("abcd"), list("uvwxyz"), title="heads")
+    images = [ax for ax in fig.axes if ax.images]
+    assert len(images) == 4
+    plotting.save_figure(fig, tmp_path / "heads.png")
+    assert (tmp_path / "heads.png").exists()
+
+
+def test_learning_curves_plot_train_and_validation(tmp_path):
+    history = {"loss": [1.0, 0.5], "val_loss": [1.1, 0.7], "accuracy": [0.5, 0.8], "val_accuracy": [0.4, 0.7]}
+    fig = plotting.plot_learning_curves(history, tmp_path / "curves.png")
+    assert len([ax for ax in fig.axes if ax.lines]) == 2
+    assert (tmp_path / "curves.png").exists()
