@@ -175,6 +175,13 @@ class _JsonHistory(keras.callbacks.Callback):
         self.run_dir.write_json("history.json", self.history)
 
 
+def is_finished(run_dir):
+    """Whether `run_dir` holds a completed training (best model saved, no pending backup)."""
+    run_dir = run_dir if isinstance(run_dir, RunDir) else RunDir(run_dir)
+    metrics = run_dir.read_json("metrics.json", default={})
+    return run_dir.model_path.exists() and "epochs_trained" in metrics and not run_dir.backup_dir.exists()
+
+
 def fit(
     model,
     train_ds,
@@ -196,10 +203,20 @@ def fit(
     history.json, learning_curves.png, and `train_seconds` (summed over
     resumed sessions) and `epochs_trained` into metrics.json.
 
+    A run directory that already holds a finished training is not trained
+    again: its best weights are loaded into `model` and its history returned.
+
     Returns:
         The history dict (metric -> per-epoch list) of the whole run.
     """
     run_dir = run_dir if isinstance(run_dir, RunDir) else RunDir(run_dir)
+    if is_finished(run_dir):
+        print(
+            f"{run_dir.path} already holds a finished training; loading its best model instead of "
+            "training again (delete the folder or pick another output folder to retrain)."
+        )
+        model.load_weights(run_dir.model_path)
+        return run_dir.read_json("history.json")
     json_history = _JsonHistory(run_dir)
     callbacks = [
         keras.callbacks.BackupAndRestore(str(run_dir.backup_dir)),

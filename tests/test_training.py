@@ -66,6 +66,12 @@ def test_interrupted_run_resumes_without_losing_an_epoch(tmp_path):
     metrics = run.read_json("metrics.json")
     assert metrics["epochs_trained"] == 5 and metrics["train_seconds"] > 0
 
+    # A finished run is loaded, not retrained.
+    fresh, recorder = tiny_model(), RecordEpochs()
+    again = training.fit(fresh, ds, ds, tmp_path, epochs=5, verbose=0, extra_callbacks=[recorder])
+    assert recorder.epochs == [] and again == history
+    np.testing.assert_allclose(fresh.get_weights()[0], keras.saving.load_model(run.model_path).get_weights()[0])
+
 
 @dataclasses.dataclass
 class ToyConfig:
