@@ -1,0 +1,153 @@
+"""Optional extra English-Korean pairs (`extra-enko/*.tsv`), deduplicated against test sets.
+
+The folder `extra-enko/` (about 36,000 pairs from UD-PUD, a context-aware dialogue test set,
+XPersona and StyleKQC/kosp2e; see its README for provenance and licenses) is not
+downloadable as one file: it is looked for in `path` or in `$KDL_DATA_DIR/extra-enko`.
+Each `*.tsv` has a header row; the columns named `en` and `ko` are the pair.
+
+Rows with an empty side are dropped; repeated pairs are kept once; and every pair whose
+English *or* Korean side matches a sentence of the evaluation sets passed as `exclude`
+is removed. Matching ignores case, spacing and punctuation (`match_key`), so that
+"what happened ?" (XPersona's tokenized English) matches Tatoeba's "What happened?".
+"""
+
+import csv
+import dataclasses
+import os
+import unicodedata
+from pathlib import Path
+
+from kdl_transformer.datasets.files import DATA_DIR_VARIABLE, check_on_bad_lines, report_skipped
+from kdl_transformer.text.normalization import normalize_text
+
+EXTRA_DIR_NAME = "extra-enko"
+
+
+@dataclasses.dataclass
+class ExtraEnKoData:
+    """Extra pairs and what was removed.
+
+    Attributes:
+        pairs: list of `(english, korean)` str pairs.
+        sources: list of the file name each pair came from (aligned with `pairs`).
+        empty_rows: rows dropped because a side was empty.
+        duplicates: repeated pairs dropped.
+        overlapping: pairs dropped because a side matched an evaluation sentence.
+        skipped_lines: malformed rows skipped (`on_bad_lines="skip"`).
+    """
+
+    pairs: list
+    sources: list
+    empty_rows: int = 0
+    duplicates: int = 0
+    overlapping: int = 0
+    skipped_lines: int = 0
+
+
+def match_key(text):
+    """Comparison key: NFC, lowercase, letters and digits only ("What happened?" -> "whathappened")."""
+    return "".join(ch for ch in unicodedata.normalize("NFC", text).lower() if ch.isalnum())
+
+
+def _find_folder(path, data_dir):
+    if path is not None:
+        folder = Path(path).expanduser()
+    else:
+        data_dir = data_dir if data_dir is not None else os.environ.get(DATA_DIR_VARIABLE)
+        if not data_dir:
+            raise FileNotFoundError(
+                f"The optional extra English-Korean pairs were not found: pass path=... (the {EXTRA_DIR_NAME} "
+                f"folder) or set ${DATA_DIR_VARIABLE} to a folder holding {EXTRA_DIR_NAME}/."
+            )
+        folder = Path(data_dir).expanduser() / EXTRA_DIR_NAME
+    if folder.is_file() and folder.suffix == ".tsv":
+        return [folder]
+    files = sorted(folder.glob("*.tsv")) if folder.is_dir() else []
+    if not files:
+        raise FileNotFoundError(f"{folder} holds no *.tsv files of extra pairs; pass the {EXTRA_DIR_NAME} folder.")
+    return files
+
+
+def _read_tsv(file, on_bad_lines):
+    with open(file, encoding="utf-8", newline="") as handle:
+        reader = csv.reader(handle, delimiter="\t", quoting=csv.QUOTE_NONE)
+        header = next(reader, None)
+        if not header or "en" not in header or "ko" not in header:
+            raise ValueError(f"{file} line 1: the header must name the columns 'en' and 'ko', got {header}.")
+        en_col, ko_col = header.index("en"), header.index("ko")
+        rows, skipped = [], 0
+        for number, fields in enumerate(reader, start=2):
+            if not fields:
+                continue
+            if len(fields) != len(header):
+                if on_bad_lines == "skip":
+                    skipped += 1
+                    continue
+                raise ValueError(
+                    f"{file} line {number}: expected {len(header)} tab-separated fields, got {len(fields)}; "
+                    "fix the line or pass on_bad_lines='skip'."
+                )
+            rows.append((fields[en_col], fields[ko_col]))
+    return rows, skipped
+
+
+def _exclusion_keys(exclude):
+    keys = set()
+    for item in exclude:
+        for text in (item,) if isinstance(item, str) else item:
+            key = match_key(text)
+            if key:
+                keys.add(key)
+    return keys
+
+
+def load_extra_enko(path=None, exclude=(), files=None, on_bad_lines="error", data_dir=None):
+    """Load the optional extra English-Korean pairs, minus anything in `exclude`.
+
+    Args:
+        path: the `extra-enko` folder or one `.tsv` file; None: `$KDL_DATA_DIR/extra-enko`.
+        exclude: iterable of evaluation pairs `(english, korean)` and/or single
+            sentences; every extra pair with a matching side (see `match_key`) is removed.
+        files: optional iterable of file names to read (default: every `*.tsv`).
+        on_bad_lines: `"error"` or `"skip"`.
+        data_dir: folder of datasets; default `$KDL_DATA_DIR`.
+
+    Returns:
+        `ExtraEnKoData` (pairs in file-name order, then file order).
+
+    Example:
+
+    >>> tatoeba = load_tatoeba_kor_eng()  # doctest: +SKIP
+    >>> extra = load_extra_enko(exclude=tatoeba.val + tatoeba.test + load_flores_eng_kor())
+    >>> training_pairs = tatoeba.train + extra.pairs
+    """
+    check_on_bad_lines(on_bad_lines)
+    paths = _find_folder(path, data_dir)
+    if files is not None:
+        wanted = set(files)
+        paths = [p for p in paths if p.name in wanted]
+        missing = wanted - {p.name for p in paths}
+        if missing:
+            raise FileNotFoundError(f"{sorted(missing)[0]} is not among the extra-pair files {[p.name for p in paths]}.")
+    excluded = _exclusion_keys(exclude)
+    result = ExtraEnKoData(pairs=[], sources=[])
+    seen = set()
+    for file in paths:
+        rows, skipped = _read_tsv(file, on_bad_lines)
+        report_skipped(file, skipped)
+        result.skipped_lines += skipped
+        for en, ko in rows:
+            en, ko = normalize_text(en), normalize_text(ko)
+            if not en or not ko:
+                result.empty_rows += 1
+                continue
+            if (en, ko) in seen:
+                result.duplicates += 1
+                continue
+            seen.add((en, ko))
+            if match_key(en) in excluded or match_key(ko) in excluded:
+                result.overlapping += 1
+                continue
+            result.pairs.append((en, ko))
+            result.sources.append(file.name)
+    return result

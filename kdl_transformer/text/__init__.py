@@ -1,0 +1,21 @@
+"""Text to ids: subword tokenizers, the book's TextVectorization, translation batches.
+
+`tensorflow_text` (about a second to import) is loaded only when a `SubwordTokenizer` is
+made or `normalize_strings` runs, not when this package is imported.
+"""
+
+from kdl_transformer.text.normalization import normalize_strings, normalize_text
+from kdl_transformer.text.subword_tokenizer import RESERVED_TOKENS, SubwordTokenizer
+from kdl_transformer.text.translation_dataset import encode_translation_pairs, make_translation_dataset
+from kdl_transformer.text.vectorization import adapt_text_vectorization, make_text_vectorization
+
+__all__ = [
+    "RESERVED_TOKENS",
+    "SubwordTokenizer",
+    "adapt_text_vectorization",
+    "encode_translation_pairs",
+    "make_text_vectorization",
+    "make_translation_dataset",
+    "normalize_strings",
+    "normalize_text",
+]

@@ -1,0 +1,69 @@
+"""The book's word-level `TextVectorization` path, used by the IMDB classifier.
+
+Deep Learning with Python (ch. 11) turns each review into at most `sequence_length`
+word ids from a vocabulary of the `max_tokens` most frequent words of the training set:
+
+    vectorization = make_text_vectorization(max_tokens=20000, sequence_length=600)
+    adapt_text_vectorization(vectorization, train_texts)
+    ids = vectorization(["This movie was great"])   # (1, 600) int64, 0 = padding
+
+The same layer with `output_mode="multi_hot", ngrams=2` is the book's bag-of-bigrams
+baseline.
+"""
+
+import keras
+
+
+def make_text_vectorization(
+    max_tokens=20000,
+    sequence_length=600,
+    standardize="lower_and_strip_punctuation",
+    output_mode="int",
+    ngrams=None,
+):
+    """A `keras.layers.TextVectorization` configured as in the book.
+
+    Args:
+        max_tokens: int, vocabulary size including the padding (0) and OOV (1) ids.
+        sequence_length: int or None, pad/truncate `"int"` output to this length
+            (None: pad each batch to its longest text).
+        standardize: str, callable or None, as in `TextVectorization`.
+        output_mode: `"int"` (sequence of ids) or `"multi_hot"`, `"count"`, `"tf_idf"`.
+        ngrams: int or None, add n-grams up to this order (bag-of-bigrams: 2).
+
+    Returns:
+        an un-adapted `keras.layers.TextVectorization`; call `adapt_text_vectorization`.
+    """
+    if int(max_tokens) < 3:
+        raise ValueError(f"max_tokens={max_tokens} must be at least 3 (padding, OOV and one word).")
+    return keras.layers.TextVectorization(
+        max_tokens=max_tokens,
+        standardize=standardize,
+        output_mode=output_mode,
+        output_sequence_length=sequence_length if output_mode == "int" else None,
+        ngrams=ngrams,
+    )
+
+
+def adapt_text_vectorization(vectorization, texts, batch_size=1024):
+    """Learn the vocabulary of `vectorization` from `texts` (the training split only).
+
+    Args:
+        vectorization: a `keras.layers.TextVectorization`.
+        texts: list of str, or a `tf.data.Dataset` of str (batched or not).
+        batch_size: int, batch size used when `texts` is a list.
+
+    Returns:
+        `vectorization`, adapted.
+    """
+    import tensorflow as tf
+
+    if isinstance(texts, tf.data.Dataset):
+        dataset = texts
+    else:
+        texts = list(texts)
+        if not texts:
+            raise ValueError("adapt_text_vectorization got no texts; pass the training texts.")
+        dataset = tf.data.Dataset.from_tensor_slices(tf.constant(texts, dtype=tf.string)).batch(batch_size)
+    vectorization.adapt(dataset)
+    return vectorization
