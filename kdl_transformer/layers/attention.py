@@ -48,8 +48,9 @@ def scaled_dot_product_attention(query, key, value, mask=None, dropout=None, tra
     scale = ops.cast(1.0 / ops.sqrt(ops.cast(key_dim, "float32")), query.dtype)
     scores = ops.matmul(query * scale, ops.swapaxes(key, -1, -2))  # (..., Tq, Tk)
     if mask is not None:
-        fill = ops.cast(large_negative_number(scores.dtype), scores.dtype)
-        scores = ops.where(ops.cast(mask, "bool"), scores, fill)
+        # Add a large negative number where the mask is 0: exp() of it is exactly 0.
+        blocked = 1.0 - ops.cast(mask, scores.dtype)
+        scores = scores + blocked * large_negative_number(scores.dtype)
     weights = ops.softmax(scores, axis=-1)  # (..., Tq, Tk)
     attended = weights if dropout is None else dropout(weights, training=training)
     output = ops.matmul(attended, value)  # (..., Tq, dv)

@@ -111,18 +111,20 @@ class MultiHeadAttention(keras.layers.Layer):
         training=None,
     ):
         query_heads = self.query_dense(query)  # (B, H, Tq, k)
-        if cache is None:
-            key_value = self.compute_key_value(value, key)  # (B, 2, H, Tk, k)
-        elif cache_update_index is None:
-            key_value = cache  # precomputed cross-attention keys/values
+        if cache is not None and cache_update_index is None:
+            key_heads, value_heads = cache[:, 0], cache[:, 1]  # precomputed cross-attention
         else:
-            new_key_value = self.compute_key_value(query if value is None else value, key)
-            start = [0, 0, 0, cache_update_index, 0]
-            key_value = cache = ops.slice_update(cache, start, new_key_value)
+            value = query if value is None else value
+            key_heads = self.key_dense(value if key is None else key)  # (B, H, Tk, k)
+            value_heads = self.value_dense(value)  # (B, H, Tk, k)
+            if cache is not None:  # write this step's keys/values, attend over the whole cache
+                start = [0, 0, 0, cache_update_index, 0]
+                cache = ops.slice_update(cache, start, ops.stack([key_heads, value_heads], axis=1))
+                key_heads, value_heads = cache[:, 0], cache[:, 1]  # (B, H, max_length, k)
         output, scores = scaled_dot_product_attention(
             query_heads,
-            key_value[:, 0],
-            key_value[:, 1],
+            key_heads,
+            value_heads,
             mask=attention_mask,
             dropout=self.dropout_layer,
             training=training,
