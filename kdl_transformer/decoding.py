@@ -1,0 +1,308 @@
+"""Greedy and beam search over a pure, cached decoding step.
+
+Both searches are thin graph loops (`tf.while_loop`) over a step function
+
+    next_fn(token_ids, cache, index) -> (logits, cache)
+
+where `token_ids` (batch, 1) are the tokens at position `index` (an int32 scalar tensor), `logits`
+(batch, vocab) score the token at position `index + 1`, and `cache` is any nested structure of
+tensors whose first axis is the batch (for the translator: the decoder's self-attention key/value
+cache, the cross-attention keys/values computed once per sentence, and the source padding mask;
+see `Seq2SeqTransformer.init_cache`). One new token therefore costs one decoder step, never a
+re-run of the whole model (the book's loop), and the loop runs inside one `tf.function`, so an
+exported SavedModel carries one loop instead of `max_length` unrolled copies.
+
+Beam search keeps two sets per sentence, as fairseq and tensor2tensor do: `beam_size` *alive*
+hypotheses, ranked by their log-probability (all alive hypotheses have the same length), and up
+to `beam_size` *finished* ones (ended by `[END]`), ranked by the length-normalised score of GNMT
+(Wu et al., 2016):
+
+    score(y) = log P(y | x) / lp(y),   lp(y) = ((5 + |y|) / 6) ** alpha
+
+with `|y|` the number of generated tokens including `[END]`. `[END]` is only accepted when it is
+among the `beam_size` best candidates of a step, so `beam_size=1` is exactly greedy search. A
+sentence stops when it holds `beam_size` finished hypotheses, or when its best finished score can
+no longer be beaten (an alive hypothesis can at best reach `log P / lp(max_length)`); once
+stopped it is frozen, so a sentence gets the same translation alone or in any batch. The loop
+ends when every sentence has stopped or `max_length` tokens were produced.
+"""
+
+import tensorflow as tf
+
+# A finite "minus infinity": -inf would give NaN in `-inf - -inf` and in `0 * -inf`.
+NEG_INF = -1e9
+
+
+def length_penalty(length, alpha):
+    """GNMT length penalty `((5 + length) / 6) ** alpha` (float32; `alpha=0` gives 1)."""
+    length = tf.cast(length, tf.float32)
+    return tf.pow((5.0 + length) / 6.0, tf.cast(alpha, tf.float32))
+
+
+def normalized_score(log_prob, length, alpha):
+    """Length-normalised log-probability `log_prob / lp(length)`, as beam search ranks it."""
+    return tf.cast(log_prob, tf.float32) / length_penalty(length, alpha)
+
+
+def _write_column(buffer, index, values):
+    """`buffer[..., index] = values` for a (..., T) buffer, without Python indexing."""
+    is_index = tf.equal(tf.range(tf.shape(buffer)[-1]), index)  # (T,)
+    return tf.where(is_index, values[..., None], buffer)
+
+
+def _log_softmax(logits):
+    return tf.nn.log_softmax(tf.cast(logits, tf.float32), axis=-1)
+
+
+def greedy_search(next_fn, cache, start_tokens, end_token_id, max_length, pad_token_id=0):
+    """Greedy search: the most likely token at every step, until `[END]`.
+
+    Args:
+        next_fn: callable `(token_ids (B, 1), cache, index) -> (logits (B, V), cache)`.
+        cache: nested structure of tensors with batch-first shapes `(B, ...)`.
+        start_tokens: int32 tensor (B,), the first decoder input of each sentence (`[START]`).
+        end_token_id: int, the token that ends a sentence.
+        max_length: int or int32 scalar tensor, the most tokens generated per sentence
+            (`[END]` included).
+        pad_token_id: int, written after `[END]`.
+
+    Returns:
+        `(tokens, log_probs, lengths)`: tokens int32 (B, max_length), the generated tokens
+        (`[END]` included, then padding); log_probs float32 (B,), log P(tokens | x); lengths
+        int32 (B,), the number of generated tokens (`[END]` included).
+    """
+    start_tokens = tf.cast(start_tokens, tf.int32)
+    batch_size = tf.shape(start_tokens)[0]
+    max_length = tf.cast(max_length, tf.int32)
+    tokens = tf.fill([batch_size, max_length], tf.constant(pad_token_id, tf.int32))
+    log_probs = tf.zeros([batch_size], tf.float32)
+    finished = tf.zeros([batch_size], tf.bool)
+
+    def cond(index, last, cache, tokens, log_probs, finished):
+        return tf.logical_and(index < max_length, tf.logical_not(tf.reduce_all(finished)))
+
+    def body(index, last, cache, tokens, log_probs, finished):
+        logits, cache = next_fn(last[:, None], cache, index)
+        logits = tf.cast(logits, tf.float32)  # (B, V)
+        token = tf.argmax(logits, axis=-1, output_type=tf.int32)  # (B,)
+        # log_softmax of the chosen token only: logit - logsumexp(logits).
+        token_log_prob = tf.gather(logits, token, batch_dims=1) - tf.reduce_logsumexp(logits, -1)
+        token = tf.where(finished, pad_token_id, token)
+        log_probs += tf.where(finished, 0.0, token_log_prob)
+        tokens = _write_column(tokens, index, token)
+        finished = tf.logical_or(finished, tf.equal(token, end_token_id))
+        # Finished rows keep feeding [END] (never padding, so no all-masked query row).
+        last = tf.where(finished, end_token_id, token)
+        return index + 1, last, cache, tokens, log_probs, finished
+
+    _, _, _, tokens, log_probs, _ = tf.while_loop(
+        cond,
+        body,
+        (tf.constant(0, tf.int32), start_tokens, cache, tokens, log_probs, finished),
+    )
+    lengths = tf.reduce_sum(tf.cast(tf.not_equal(tokens, pad_token_id), tf.int32), axis=-1)
+    return tokens, log_probs, lengths
+
+
+def beam_search(
+    next_fn,
+    cache,
+    start_tokens,
+    end_token_id,
+    max_length,
+    beam_size=4,
+    alpha=0.6,
+    pad_token_id=0,
+):
+    """Beam search ranked by GNMT length-normalised log-probability.
+
+    The cache is given once per sentence and repeated `beam_size` times here (the encoder output
+    and cross-attention keys/values are computed once per sentence, never per beam).
+
+    Args:
+        next_fn: callable `(token_ids (B*K, 1), cache, index) -> (logits (B*K, V), cache)`.
+        cache: nested structure of tensors with batch-first shapes `(B, ...)`.
+        start_tokens: int32 tensor (B,), the first decoder input of each sentence.
+        end_token_id: int, the token that ends a hypothesis.
+        max_length: int or int32 scalar tensor, the most tokens per hypothesis (`[END]` included).
+        beam_size: int >= 1, hypotheses kept per sentence (K).
+        alpha: float >= 0, the length-penalty exponent (0: rank by raw log-probability).
+        pad_token_id: int, written after `[END]`.
+
+    Returns:
+        `(tokens, scores, log_probs, lengths)`, best first along axis 1: tokens int32
+        (B, K, max_length); scores float32 (B, K), the normalised scores used for ranking;
+        log_probs float32 (B, K), log P(tokens | x); lengths int32 (B, K). Slots that never
+        received a hypothesis have scores near `NEG_INF`. A sentence with no finished hypothesis
+        after `max_length` steps returns its alive hypotheses (no `[END]`).
+    """
+    if int(beam_size) < 1:
+        raise ValueError(f"beam_size={beam_size} must be at least 1; use 1 for greedy search.")
+    k = int(beam_size)
+    start_tokens = tf.cast(start_tokens, tf.int32)
+    batch_size = tf.shape(start_tokens)[0]
+    max_length = tf.cast(max_length, tf.int32)
+    max_penalty = length_penalty(max_length, alpha)
+
+    def repeat_beams(x):  # (B, ...) -> (B*K, ...), the K beams of a sentence contiguous
+        return tf.repeat(x, k, axis=0)
+
+    def flat_index(beam):  # (B, N) beam numbers -> (B, N) rows of the (B*K, ...) cache
+        return beam + tf.range(batch_size)[:, None] * k
+
+    cache = tf.nest.map_structure(repeat_beams, cache)
+    last = repeat_beams(start_tokens)  # (B*K,)
+    alive_tokens = tf.fill([batch_size, k, max_length], tf.constant(pad_token_id, tf.int32))
+    # Only beam 0 is live at first, so step 0 expands one hypothesis, not K copies of it.
+    alive_log_probs = tf.tile(
+        tf.concat([[0.0], tf.fill([k - 1], NEG_INF)], axis=0)[None], [batch_size, 1]
+    )  # (B, K)
+    finished_tokens = alive_tokens
+    finished_scores = tf.fill([batch_size, k], NEG_INF)
+    finished_log_probs = tf.fill([batch_size, k], NEG_INF)
+    finished_lengths = tf.zeros([batch_size, k], tf.int32)
+    done = tf.zeros([batch_size], tf.bool)
+
+    def cond(index, *state):
+        done = state[-1]
+        return tf.logical_and(index < max_length, tf.logical_not(tf.reduce_all(done)))
+
+    def body(
+        index,
+        last,
+        cache,
+        alive_tokens,
+        alive_log_probs,
+        finished_tokens,
+        finished_scores,
+        finished_log_probs,
+        finished_lengths,
+        done,
+    ):
+        logits, cache = next_fn(last[:, None], cache, index)
+        step_log_probs = _log_softmax(logits)  # (B*K, V)
+        vocab_size = tf.shape(step_log_probs)[-1]
+        candidates = alive_log_probs[:, :, None] + tf.reshape(
+            step_log_probs, [batch_size, k, vocab_size]
+        )  # (B, K, V)
+        candidates = tf.reshape(candidates, [batch_size, k * vocab_size])
+        # 2K candidates: at most K of them (one per beam) are [END], so K alive ones remain.
+        top_log_probs, top_index = tf.math.top_k(candidates, k=2 * k)  # (B, 2K)
+        top_beam = top_index // vocab_size
+        top_token = top_index % vocab_size
+        top_tokens = _write_column(
+            tf.gather(alive_tokens, top_beam, batch_dims=1), index, top_token
+        )  # (B, 2K, T)
+        is_end = tf.equal(top_token, end_token_id)
+
+        # Finished set: [END] among the K best candidates of this step, of live sentences.
+        accept = is_end & (tf.range(2 * k) < k)[None] & (top_log_probs > NEG_INF / 2)
+        accept &= tf.logical_not(done)[:, None]
+        new_scores = tf.where(accept, normalized_score(top_log_probs, index + 1, alpha), NEG_INF)
+        merged_scores = tf.concat([finished_scores, new_scores], axis=1)  # (B, 3K)
+        finished_scores, keep = tf.math.top_k(merged_scores, k=k)
+        finished_tokens = tf.gather(
+            tf.concat([finished_tokens, top_tokens], axis=1), keep, batch_dims=1
+        )
+        finished_log_probs = tf.gather(
+            tf.concat([finished_log_probs, top_log_probs], axis=1), keep, batch_dims=1
+        )
+        finished_lengths = tf.gather(
+            tf.concat([finished_lengths, tf.fill([batch_size, 2 * k], index + 1)], axis=1),
+            keep,
+            batch_dims=1,
+        )
+
+        # Alive set: the K best candidates that did not end.
+        alive_log_probs, alive_pick = tf.math.top_k(
+            tf.where(is_end, NEG_INF, top_log_probs), k=k
+        )  # (B, K)
+        alive_beam = tf.gather(top_beam, alive_pick, batch_dims=1)
+        alive_token = tf.gather(top_token, alive_pick, batch_dims=1)
+        alive_tokens = tf.gather(top_tokens, alive_pick, batch_dims=1)
+        rows = tf.reshape(flat_index(alive_beam), [-1])  # (B*K,)
+        cache = tf.nest.map_structure(lambda x: tf.gather(x, rows), cache)
+        last = tf.reshape(alive_token, [-1])
+
+        # A sentence stops with K finished hypotheses, or when no alive one can beat the best.
+        num_finished = tf.reduce_sum(tf.cast(finished_scores > NEG_INF / 2, tf.int32), axis=1)
+        best_possible = tf.reduce_max(alive_log_probs, axis=1) / max_penalty
+        done |= (num_finished >= k) | (
+            (num_finished > 0) & (finished_scores[:, 0] >= best_possible)
+        )
+        return (
+            index + 1,
+            last,
+            cache,
+            alive_tokens,
+            alive_log_probs,
+            finished_tokens,
+            finished_scores,
+            finished_log_probs,
+            finished_lengths,
+            done,
+        )
+
+    (
+        steps,
+        _,
+        _,
+        alive_tokens,
+        alive_log_probs,
+        finished_tokens,
+        finished_scores,
+        finished_log_probs,
+        finished_lengths,
+        _,
+    ) = tf.while_loop(
+        cond,
+        body,
+        (
+            tf.constant(0, tf.int32),
+            last,
+            cache,
+            alive_tokens,
+            alive_log_probs,
+            finished_tokens,
+            finished_scores,
+            finished_log_probs,
+            finished_lengths,
+            done,
+        ),
+    )
+    # Sentences with no finished hypothesis return their alive ones, cut at max_length.
+    has_finished = (finished_scores[:, 0] > NEG_INF / 2)[:, None]  # (B, 1)
+    alive_scores = normalized_score(alive_log_probs, steps, alpha)
+    tokens = tf.where(has_finished[:, :, None], finished_tokens, alive_tokens)
+    scores = tf.where(has_finished, finished_scores, alive_scores)
+    log_probs = tf.where(has_finished, finished_log_probs, alive_log_probs)
+    lengths = tf.where(has_finished, finished_lengths, tf.fill([batch_size, k], steps))
+    return tokens, scores, log_probs, lengths
+
+
+def score_sequences(logits_fn, tokens, start_token_id, pad_token_id=0):
+    """log P(tokens | x) by teacher forcing: one full decoder pass, no search.
+
+    Used for the beam-search error analysis (compare log P(y*|x) with log P(y_hat|x)) and to
+    check that the cached searches report the log-probabilities the full model gives.
+
+    Args:
+        logits_fn: callable `decoder_input_ids (B, T) -> logits (B, T, V)` (the source is bound
+            inside, e.g. `lambda d: model([source_ids, d])`).
+        tokens: int (B, T), the sequence to score as the searches return it: its tokens, then
+            `[END]` if it has one, then padding.
+        start_token_id: int, prepended as the first decoder input.
+        pad_token_id: int.
+
+    Returns:
+        `(log_probs (B,) float32, lengths (B,) int32)`, lengths counting the non-padding tokens.
+    """
+    tokens = tf.cast(tokens, tf.int32)
+    mask = tf.not_equal(tokens, pad_token_id)  # (B, T)
+    start = tf.fill([tf.shape(tokens)[0], 1], tf.constant(start_token_id, tf.int32))
+    decoder_inputs = tf.concat([start, tokens[:, :-1]], axis=1)  # shifted right
+    decoder_inputs = tf.where(mask, decoder_inputs, pad_token_id)
+    log_probs = _log_softmax(logits_fn(decoder_inputs))  # (B, T, V)
+    token_log_probs = tf.gather(log_probs, tokens, batch_dims=2)  # (B, T)
+    token_log_probs = tf.where(mask, token_log_probs, 0.0)
+    return tf.reduce_sum(token_log_probs, axis=-1), tf.reduce_sum(tf.cast(mask, tf.int32), -1)

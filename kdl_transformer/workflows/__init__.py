@@ -1,0 +1,1 @@
+"""Train, evaluate, inspect and export each model: the functions behind the CLI and the notebooks."""

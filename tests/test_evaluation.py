@@ -1,0 +1,45 @@
+"""BLEU / chrF reporting and the beam-search error analysis."""
+
+import numpy as np
+import pytest
+
+from kdl_transformer import evaluation
+
+
+def test_corpus_scores_name_their_tokenizers():
+    references = ["나는 카페에서 커피를 마셨다.", "고양이는 사과를 먹는다."]
+    perfect = evaluation.corpus_scores(references, references)
+    assert perfect["bleu_13a"] == perfect["bleu_char"] == perfect["chrf"] == 100.0
+    assert "tok:13a" in perfect["signatures"]["bleu_13a"]
+    assert "tok:char" in perfect["signatures"]["bleu_char"]
+    assert perfect["sentences"] == 2
+    # One wrong particle: word-level BLEU loses the whole 어절, chrF and char BLEU much less.
+    hypotheses = ["나는 카페에서 커피을 마셨다.", "고양이는 사과를 먹는다."]
+    partial = evaluation.corpus_scores(hypotheses, references)
+    assert partial["bleu_13a"] < partial["bleu_char"] < 100.0
+    assert partial["bleu_13a"] < partial["chrf"] < 100.0
+
+
+def test_corpus_scores_reject_mismatched_lengths():
+    with pytest.raises(ValueError, match="2 translations for 1 references"):
+        evaluation.corpus_scores(["a", "b"], ["a"])
+
+
+def test_offline_tokenizers():
+    available = evaluation.available_bleu_tokenizers(("13a", "char"))
+    assert available == ["13a", "char"]
+
+
+def test_search_error_analysis_blames_search_or_model():
+    reference = np.array([-1.0, -3.0, -2.0, -0.5])
+    hypothesis = np.array([-2.0, -1.0, -2.0, -0.1])
+    is_error = np.array([True, True, True, False])
+    result = evaluation.search_error_analysis(reference, hypothesis, is_error)
+    # Pair 0: the model preferred the reference -> search error; pairs 1 and 2 (tie) -> model.
+    assert result["errors"] == 3
+    assert result["search_errors"] == 1 and result["model_errors"] == 2
+    assert result["search_error_share"] == pytest.approx(1 / 3, abs=1e-4)
+    assert result["model_error_share"] == pytest.approx(2 / 3, abs=1e-4)
+    assert result["mean_score_gap"] == pytest.approx((1.0 - 2.0 + 0.0) / 3, abs=1e-4)
+    none = evaluation.search_error_analysis(reference, hypothesis, np.zeros(4, bool))
+    assert none["errors"] == 0 and none["search_error_share"] is None
