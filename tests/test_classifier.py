@@ -1,0 +1,204 @@
+"""The IMDB classifier model and workflow, on tiny shapes and synthetic reviews (offline)."""
+
+import json
+
+import keras
+import numpy as np
+import pytest
+
+from kdl_transformer import training
+from kdl_transformer.datasets import make_reviews
+from kdl_transformer.models.classifier import (
+    ClassifierConfig,
+    MaskedGlobalPooling1D,
+    attention_rollout,
+    attention_scores,
+    build_classifier,
+    build_text_classifier,
+    max_pool_wins,
+)
+from kdl_transformer.workflows import classifier as workflow
+
+TINY = dict(vocab_size=50, sequence_length=8, embed_dim=16, num_heads=2, dense_dim=16,
+            head_dropout=0.0)
+
+
+@pytest.fixture(scope="module")
+def demo_run(tmp_path_factory):
+    """The offline demo: a tiny classifier trained a few seconds on synthetic reviews."""
+    return workflow.demo(tmp_path_factory.mktemp("classifier_demo"), verbose=0)
+
+
+# ----------------------------------------------------------------------------- config and model
+def test_config_rejects_bad_values_with_a_clear_message():
+    with pytest.raises(ValueError, match="num_heads=3 does not divide embed_dim=32"):
+        ClassifierConfig(embed_dim=32, num_heads=3)
+    with pytest.raises(ValueError, match="pooling='sum'"):
+        ClassifierConfig(pooling="sum")
+    with pytest.raises(ValueError, match="sequence_length=0"):
+        ClassifierConfig(sequence_length=0)
+    assert ClassifierConfig.book().sequence_length == 600
+
+
+@pytest.mark.parametrize(
+    "changes",
+    [{}, {"positions": "sinusoidal", "pooling": "mean_max", "norm_first": True, "num_layers": 2},
+     {"pooling": "mean"}],
+)
+def test_padding_does_not_change_the_prediction(changes):
+    model = build_classifier(ClassifierConfig(**TINY, **changes))
+    ids = np.array([[5, 6, 7, 0, 0, 0, 0, 0], [5, 6, 7, 8, 9, 10, 11, 12]])
+    padded = model.predict(ids, verbose=0)
+    unpadded = model.predict(ids[:1, :3], verbose=0)
+    assert padded.shape == (2, 1)
+    np.testing.assert_allclose(padded[0], unpadded[0], atol=1e-6)
+    assert abs(padded[0, 0] - padded[1, 0]) > 1e-6  # the extra tokens do matter
+
+
+def test_masked_pooling_ignores_padding():
+    x = np.arange(2 * 4 * 3, dtype="float32").reshape(2, 4, 3)
+    x[0, 2:] = 1000.0  # padded positions with huge values
+    mask = np.array([[1, 1, 0, 0], [0, 0, 0, 0]], dtype=bool)
+    pooled = keras.ops.convert_to_numpy(MaskedGlobalPooling1D("mean_max")(x, mask=mask))
+    np.testing.assert_allclose(pooled[0], np.concatenate([x[0, :2].mean(0), x[0, :2].max(0)]))
+    np.testing.assert_allclose(pooled[1], np.zeros(6))  # no real token: zeros, not -1e9 or NaN
+
+
+def test_attention_scores_per_layer_and_masked():
+    model = build_classifier(ClassifierConfig(**TINY, num_layers=2))
+    ids = np.array([[5, 6, 7, 0, 0, 0, 0, 0]])
+    scores = attention_scores(model, ids)
+    assert len(scores) == 2 and scores[0].shape == (1, 2, 8, 8)
+    np.testing.assert_allclose(scores[1].sum(-1), 1.0, atol=1e-5)
+    assert np.all(scores[0][..., 3:] < 1e-6)  # padded keys get no attention
+
+    mask = ids != 0
+    rollout = attention_rollout(scores, mask)
+    np.testing.assert_allclose(rollout.sum(), 1.0, atol=1e-6)
+    assert np.all(rollout[0, 3:] == 0)
+    wins = max_pool_wins(np.random.default_rng(0).normal(size=(1, 8, 16)), mask)
+    np.testing.assert_allclose(wins.sum(), 1.0)
+    assert np.all(wins[0, 3:] == 0)
+
+
+def test_text_model_saves_and_reloads_without_custom_objects(tmp_path):
+    import tensorflow as tf
+
+    config = ClassifierConfig(**TINY)
+    vectorizer = workflow.make_vectorizer(config, texts=["good movie", "bad awful movie"])
+    text_model = build_text_classifier(vectorizer, build_classifier(config))
+    text_model.save(tmp_path / "text_model.keras")
+    reloaded = keras.saving.load_model(tmp_path / "text_model.keras")
+    texts = tf.constant(["a good movie", ""])
+    np.testing.assert_allclose(reloaded(texts), text_model(texts), atol=1e-6)
+
+
+# ----------------------------------------------------------------------------- trained demo
+def test_demo_learns_synthetic_reviews(demo_run):
+    assert demo_run["synthetic_test_accuracy"] >= 0.95
+    predictions = demo_run["predictions"]
+    assert predictions["The acting was brilliant and I loved the music."] > 0.5
+    assert predictions["I did not enjoy the story."] < 0.5
+    assert demo_run["attention_png"].stat().st_size > 10_000
+
+
+def test_held_out_synthetic_accuracy_through_predict(demo_run):
+    texts, labels = make_reviews(300, seed=7)
+    probabilities = np.array(workflow.predict(demo_run["run_dir"], texts))
+    assert np.mean((probabilities >= 0.5) == labels) >= 0.95
+
+
+def test_empty_and_very_long_reviews_give_probabilities(demo_run):
+    config = training.load_config(demo_run["run_dir"], ClassifierConfig)
+    long_review = " ".join(["the acting was brilliant"] * (10 * config.sequence_length // 4))
+    probabilities = workflow.predict(demo_run["run_dir"], ["", long_review, "zzz qqq"])
+    assert all(np.isfinite(p) and 0.0 <= p <= 1.0 for p in probabilities)
+    assert probabilities[1] > 0.5
+
+
+@pytest.mark.parametrize("bad", [[3], ["fine", None], 42])
+def test_non_string_input_gives_a_clear_error(demo_run, bad):
+    with pytest.raises(ValueError, match="string"):
+        workflow.predict(demo_run["run_dir"], bad)
+
+
+def test_attention_writes_pngs(demo_run, tmp_path):
+    out = workflow.attention(demo_run["run_dir"], "The plot was not clever.", tmp_path / "att.png")
+    assert out == tmp_path / "att.png" and out.stat().st_size > 10_000
+    assert (tmp_path / "att_layer0.png").exists() and (tmp_path / "att_importance.png").exists()
+    with pytest.raises(ValueError, match="no word known"):
+        workflow.attention(demo_run["run_dir"], "", tmp_path / "empty.png")
+
+
+def test_missing_run_dir_is_a_clear_error(tmp_path):
+    with pytest.raises(FileNotFoundError, match="train one first"):
+        workflow.predict(tmp_path / "nothing", ["a review"])
+
+
+def test_classification_report_confusion_matrix():
+    report = workflow.classification_report([0, 0, 1, 1, 1], [0.1, 0.7, 0.9, 0.2, 0.6])
+    assert report["confusion_matrix"] == [[1, 1], [1, 2]]  # [[TN, FP], [FN, TP]]
+    assert report["accuracy"] == pytest.approx(0.6)
+    assert report["loss"] > 0
+
+
+# ----------------------------------------------------------------------------- resume
+class Interrupt(Exception):
+    pass
+
+
+class InterruptAfterEpoch(keras.callbacks.Callback):
+    def __init__(self, epoch):
+        super().__init__()
+        self.epoch = epoch
+
+    def on_epoch_end(self, epoch, logs=None):
+        if epoch == self.epoch:
+            raise Interrupt()
+
+
+class RecordEpochs(keras.callbacks.Callback):
+    def __init__(self):
+        super().__init__()
+        self.epochs = []
+
+    def on_epoch_begin(self, epoch, logs=None):
+        self.epochs.append(epoch)
+
+
+def test_interrupted_training_resumes_without_losing_an_epoch(tmp_path):
+    config = ClassifierConfig.demo(epochs=3, patience=5)
+    texts, labels = make_reviews(200, seed=0)
+    train, val = (texts[:160], labels[:160]), (texts[160:], labels[160:])
+    with pytest.raises(Interrupt):
+        workflow.fit_classifier(config, train, val, tmp_path, verbose=0,
+                                extra_callbacks=[InterruptAfterEpoch(0)])
+    vocabulary = (tmp_path / "vocabulary.txt").read_text()
+    assert (tmp_path / "backup").exists()
+
+    # Resume given other training texts: the saved vocabulary must be reused, not re-adapted.
+    recorder = RecordEpochs()
+    other_texts, other_labels = make_reviews(160, seed=99)
+    _, history = workflow.fit_classifier(config, (other_texts, other_labels), val, tmp_path,
+                                         verbose=0, extra_callbacks=[recorder])
+    assert recorder.epochs == [1, 2]
+    assert len(history["loss"]) == 3
+    assert (tmp_path / "vocabulary.txt").read_text() == vocabulary
+    metrics = json.loads((tmp_path / "metrics.json").read_text())
+    assert metrics["epochs_trained"] == 3 and metrics["train_examples_per_second"] > 0
+    assert (tmp_path / "learning_curves.png").exists() and (tmp_path / "logs").is_dir()
+
+    with pytest.raises(ValueError, match="different settings \\(embed_dim\\)"):
+        workflow.fit_classifier(ClassifierConfig.demo(epochs=3, patience=5, embed_dim=16),
+                                train, val, tmp_path, verbose=0)
+
+
+def test_make_config_quick_from_environment_and_overrides(monkeypatch):
+    monkeypatch.setenv("KDL_QUICK", "1")
+    config = workflow.make_config(overrides={"embed_dim": "64", "positions": "sinusoidal"}, epochs=2)
+    assert config.sequence_length == ClassifierConfig.quick().sequence_length
+    assert (config.embed_dim, config.positions, config.epochs) == (64, "sinusoidal", 2)
+    monkeypatch.delenv("KDL_QUICK")
+    assert workflow.make_config() == ClassifierConfig()
+    with pytest.raises(ValueError, match="no field 'width'"):
+        workflow.make_config(overrides={"width": "3"})
