@@ -8,9 +8,9 @@ import pytest
 
 from kdl_transformer import training
 from kdl_transformer.datasets import make_reviews
+from kdl_transformer.layers import MaskedGlobalPooling1D
 from kdl_transformer.models.classifier import (
     ClassifierConfig,
-    MaskedGlobalPooling1D,
     attention_rollout,
     attention_scores,
     build_classifier,

@@ -1,6 +1,7 @@
 """The Transformer's building blocks, written with `keras.ops`."""
 
 from kdl_transformer.layers.attention import scaled_dot_product_attention
+from kdl_transformer.layers.masked_global_pooling import MaskedGlobalPooling1D
 from kdl_transformer.layers.multi_head_attention import MultiHeadAttention
 from kdl_transformer.layers.positional_embedding import PositionalEmbedding
 from kdl_transformer.layers.sinusoidal_encoding import SinusoidalPositionalEncoding
@@ -8,6 +9,7 @@ from kdl_transformer.layers.transformer_decoder import TransformerDecoder
 from kdl_transformer.layers.transformer_encoder import TransformerEncoder
 
 __all__ = [
+    "MaskedGlobalPooling1D",
     "MultiHeadAttention",
     "PositionalEmbedding",
     "SinusoidalPositionalEncoding",
