@@ -2,8 +2,9 @@
 
 Every export here is a TensorFlow SavedModel with one endpoint, `serve` (also the
 `serving_default` signature), taking a batch of strings `tf.string [None]`. The
-vocabularies travel inside the SavedModel as assets, so a user needs neither this
-package nor Keras to use it:
+vocabularies travel inside the SavedModel (the classifier's word list as a lookup
+table, the translator's SentencePiece models embedded in the graph, with readable
+copies under `assets/`), so a user needs neither this package nor Keras to use it:
 
     import tensorflow as tf
     reloaded = tf.saved_model.load("exported_classifier")
@@ -77,7 +78,8 @@ def export_translator(translator, out, method="beam", beam_size=None, length_pen
     detokenization all run inside the graph. The SentencePiece models are embedded in the graph
     (tensorflow-text builds its tokenizer from the serialized model), and a copy of each
     vocabulary folder (`sentencepiece.model`, `vocab.txt`, `tokenizer.json`) is written under
-    `assets/english` and `assets/korean` for inspection. Input longer than the model's source length is cut; empty input gives "". Loading needs
+    `assets/english` and `assets/korean` for inspection. Input longer than the model's source
+    length is cut; empty input gives "". Loading needs
     `import tensorflow_text` (its SentencePiece ops) besides TensorFlow:
 
         import tensorflow as tf, tensorflow_text  # noqa: F401
