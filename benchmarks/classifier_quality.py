@@ -142,12 +142,13 @@ def main():
     parser.add_argument("--slice-timing", type=int, metavar="N", default=None,
                         help="only time training epochs on N real reviews")
     parser.add_argument("--repeats", type=int, default=2)
+    parser.add_argument("--name", default=None, help="result name: writes benchmarks/results/NAME.json")
     args = parser.parse_args()
     overrides = _parse_overrides(args.set)
     if args.slice_timing:
         write_result("classifier_epoch_time", slice_timing(args, overrides))
     else:
-        name = "classifier_quality_quick" if args.quick else "classifier_quality"
+        name = args.name or ("classifier_quality_quick" if args.quick else "classifier_quality")
         write_result(name, quality(args, overrides))
 
 

@@ -28,6 +28,8 @@ def main():
     parser.add_argument("--run-dir", required=True, help="a trained translator run directory")
     parser.add_argument("--data-dir", default=None, help="datasets folder (default $KDL_DATA_DIR)")
     parser.add_argument("--quick", action="store_true", help="a few sentences per set (smoke test)")
+    parser.add_argument("--name", default="translator_quality",
+                        help="result name: writes benchmarks/results/NAME.json")
     args = parser.parse_args()
 
     from kdl_transformer import evaluation, training
@@ -45,7 +47,7 @@ def main():
         for method, scores in results[name].items():
             print(name, method, {k: scores[k] for k in ("chrf", "bleu_13a", "bleu_char")}, flush=True)
     write_result(
-        "translator_quality",
+        args.name,
         {
             "run_dir": str(run.path),
             "quick": args.quick,
