@@ -18,6 +18,7 @@ from kdl_transformer.models.classifier import (
     max_pool_wins,
 )
 from kdl_transformer.workflows import classifier as workflow
+from tests.callbacks import Interrupt, InterruptAfterEpoch, RecordEpochs
 
 TINY = dict(vocab_size=50, sequence_length=8, embed_dim=16, num_heads=2, dense_dim=16,
             head_dropout=0.0)
@@ -143,29 +144,6 @@ def test_classification_report_confusion_matrix():
 
 
 # ----------------------------------------------------------------------------- resume
-class Interrupt(Exception):
-    pass
-
-
-class InterruptAfterEpoch(keras.callbacks.Callback):
-    def __init__(self, epoch):
-        super().__init__()
-        self.epoch = epoch
-
-    def on_epoch_end(self, epoch, logs=None):
-        if epoch == self.epoch:
-            raise Interrupt()
-
-
-class RecordEpochs(keras.callbacks.Callback):
-    def __init__(self):
-        super().__init__()
-        self.epochs = []
-
-    def on_epoch_begin(self, epoch, logs=None):
-        self.epochs.append(epoch)
-
-
 def test_interrupted_training_resumes_without_losing_an_epoch(tmp_path):
     config = ClassifierConfig.demo(epochs=3, patience=5)
     texts, labels = make_reviews(200, seed=0)

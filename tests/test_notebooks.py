@@ -34,18 +34,23 @@ def run_notebook(path, env, timeout=600):
     return notebook
 
 
-@pytest.mark.data
-def test_classifier_notebook_quick(data_dir, tmp_path):
-    run_dir = tmp_path / "notebook01"
+def run_quick_notebook(name, run_dir, data_dir):
+    """Execute notebook `name` in quick mode into `run_dir`; returns the text of all its outputs."""
     notebook = run_notebook(
-        NOTEBOOKS / "01_text_classification.ipynb",
+        NOTEBOOKS / name,
         {"KDL_QUICK": "1", "KDL_RUN_DIR": str(run_dir), "KDL_DATA_DIR": str(data_dir),
          "PYTHONPATH": os.pathsep.join([str(NOTEBOOKS.parent), os.environ.get("PYTHONPATH", "")])},
     )
-    assert (run_dir / "attention.png").stat().st_size > 10_000
-    assert (run_dir / "saved_model" / "saved_model.pb").exists()
-    outputs = "".join(
+    return "".join(
         output.get("text", "") for cell in notebook.cells if cell.cell_type == "code"
         for output in cell.get("outputs", [])
     )
+
+
+@pytest.mark.data
+def test_classifier_notebook_quick(data_dir, tmp_path):
+    run_dir = tmp_path / "notebook01"
+    outputs = run_quick_notebook("01_text_classification.ipynb", run_dir, data_dir)
+    assert (run_dir / "attention.png").stat().st_size > 10_000
+    assert (run_dir / "saved_model" / "saved_model.pb").exists()
     assert "QUICK=True" in outputs and "test accuracy" in outputs

@@ -7,29 +7,7 @@ import numpy as np
 import pytest
 
 from kdl_transformer import training
-
-
-class Interrupt(Exception):
-    pass
-
-
-class InterruptAfter(keras.callbacks.Callback):
-    def __init__(self, epoch):
-        super().__init__()
-        self.epoch = epoch
-
-    def on_epoch_end(self, epoch, logs=None):
-        if epoch == self.epoch:
-            raise Interrupt()
-
-
-class RecordEpochs(keras.callbacks.Callback):
-    def __init__(self):
-        super().__init__()
-        self.epochs = []
-
-    def on_epoch_begin(self, epoch, logs=None):
-        self.epochs.append(epoch)
+from tests.callbacks import Interrupt, InterruptAfterEpoch, RecordEpochs
 
 
 def tiny_model():
@@ -50,7 +28,7 @@ def test_interrupted_run_resumes_without_losing_an_epoch(tmp_path):
     ds = data()
     with pytest.raises(Interrupt):
         training.fit(tiny_model(), ds, ds, tmp_path, epochs=5, patience=10, verbose=0,
-                     extra_callbacks=[InterruptAfter(1)])
+                     extra_callbacks=[InterruptAfterEpoch(1)])
     assert (tmp_path / "backup").exists()
     assert len(training.RunDir(tmp_path).read_json("history.json")["loss"]) == 2
 

@@ -5,7 +5,7 @@ from a folder, from an extracted `flores200_dataset/` folder (its `devtest/`), o
 from the `flores200_dataset.tar.gz` archive (streaming, no extraction).
 
 Some Korean lines are stored CSV-style: wrapped in quotes with inner quotes doubled
-(`"그는 ""현재 ..."" 덧붙였다."`). `unquote_csv_line` turns them back into plain text;
+(e.g. `"그는 ""안녕"" 하고 말했다."`). `unquote_csv_line` turns them back into plain text;
 lines without doubled quotes (genuine quotations) are left alone.
 """
 
