@@ -94,6 +94,53 @@ def test_text_model_saves_and_reloads_without_custom_objects(tmp_path):
     np.testing.assert_allclose(reloaded(texts), text_model(texts), atol=1e-6)
 
 
+# ----------------------------------------------------------------------------- batching
+def _padded_rows(lengths, width=12, seed=0):
+    rng = np.random.default_rng(seed)
+    ids = np.zeros((len(lengths), width), dtype="int64")
+    for row, length in enumerate(lengths):
+        ids[row, :length] = rng.integers(2, 50, size=length)
+    return ids
+
+
+def test_bucketed_batches_are_trimmed_and_keep_every_review():
+    lengths = [1, 12, 3, 7, 2, 9, 5, 11, 4, 6, 8, 10, 3]
+    ids, labels = _padded_rows(lengths), np.arange(len(lengths)) % 2
+    dataset = workflow.make_dataset(ids, labels, batch_size=4, shuffle=True, seed=1,
+                                    window_batches=2)
+    seen = []
+    for batch_ids, batch_labels in dataset:
+        batch_ids = batch_ids.numpy()
+        real = (batch_ids != 0).sum(axis=1)
+        assert batch_ids.shape[1] == real.max()  # cut to the longest review of the batch
+        assert real.max() - real.min() <= 10  # sorted within windows of 8 reviews
+        seen += [(tuple(row[row != 0]), int(y)) for row, y in zip(batch_ids, batch_labels.numpy()[:, 0])]
+    assert len(dataset) == 4
+    assert sorted(seen) == sorted((tuple(row[row != 0]), int(y)) for row, y in zip(ids, labels))
+
+
+def test_token_dropout_replaces_only_real_words_and_only_in_training():
+    ids = _padded_rows([12] * 64 + [4] * 64)
+    dataset = workflow.make_dataset(ids, np.zeros(len(ids)), batch_size=32, shuffle=True, seed=3,
+                                    token_dropout=0.3)
+    dropped = real = 0
+    for batch_ids, _ in dataset:
+        batch_ids = batch_ids.numpy()
+        dropped += (batch_ids == 1).sum()
+        real += (batch_ids != 0).sum()
+    assert real == 64 * 12 + 64 * 4  # padding never becomes a word
+    assert 0.25 < dropped / real < 0.35
+    clean = workflow.make_dataset(ids, np.zeros(len(ids)), batch_size=32, token_dropout=0.3)
+    assert all((batch_ids.numpy() != 1).all() for batch_ids, _ in clean)  # not at validation
+
+
+def test_predict_ids_returns_the_input_order():
+    model = build_classifier(ClassifierConfig(**{**TINY, "sequence_length": 12}))
+    ids = _padded_rows([3, 12, 1, 8, 5, 2, 10], seed=4)
+    np.testing.assert_allclose(workflow.predict_ids(model, ids, batch_size=3),
+                               model.predict(ids, verbose=0)[:, 0], atol=1e-6)
+
+
 # ----------------------------------------------------------------------------- trained demo
 def test_demo_learns_synthetic_reviews(demo_run):
     assert demo_run["synthetic_test_accuracy"] >= 0.95

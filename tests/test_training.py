@@ -79,3 +79,46 @@ def test_bad_override_and_foreign_config_are_clear_errors(tmp_path):
 def test_missing_run_directory_files_are_clear_errors(tmp_path):
     with pytest.raises(FileNotFoundError, match="train one first"):
         training.RunDir(tmp_path).require_model()
+
+
+class _SetWeightsEachEpoch(keras.callbacks.Callback):
+    """Puts the model at a chosen point in each epoch (training itself is frozen, lr=0)."""
+
+    def __init__(self, points):
+        super().__init__()
+        self.points = points
+
+    def on_epoch_begin(self, epoch, logs=None):
+        kernel, bias = self.model.get_weights()
+        self.model.set_weights([self.points[epoch].reshape(kernel.shape), bias])
+
+
+@pytest.mark.parametrize(
+    "offsets, used",
+    [([1.0, -1.0, 2.0, -2.0], True),  # the two best epochs sit either side of the optimum
+     ([1.0, 2.0, 3.0, 4.0], False)],  # their mean is worse than the best epoch alone
+)
+def test_best_epochs_average_keeps_the_mean_of_the_k_best_epochs_if_it_validates_better(
+    tmp_path, offsets, used
+):
+    optimum, direction = np.ones(4, "float32"), np.array([1, -1, 1, 0], "float32")
+    points = [optimum + offset * direction for offset in offsets]
+    model = tiny_model()
+    model.compile(optimizer=keras.optimizers.SGD(0.0), loss="mse")
+    training.fit(model, data(), data(), tmp_path, epochs=len(points), patience=10, verbose=0,
+                 extra_callbacks=[_SetWeightsEachEpoch(points)], average_best=2)
+    run = training.RunDir(tmp_path)
+    outcome = run.read_json("metrics.json")["checkpoint_average"]
+    assert outcome["epochs"] == [1, 2] and outcome["used"] is used
+    expected = (points[0] + points[1]) / 2 if used else points[0]
+    np.testing.assert_allclose(model.get_weights()[0][:, 0], expected, atol=1e-6)
+    saved = keras.saving.load_model(run.model_path).get_weights()[0][:, 0]
+    np.testing.assert_allclose(saved, expected, atol=1e-6)
+    if used:
+        assert outcome["average_val_loss"] < 1e-9 < outcome["best_epoch_val_loss"]
+    assert not (tmp_path / "best_epochs").exists()
+
+
+def test_best_epochs_average_needs_two_epochs(tmp_path):
+    with pytest.raises(ValueError, match="at least 2"):
+        training.BestEpochsAverage(training.RunDir(tmp_path), data(), k=1)

@@ -170,3 +170,7 @@ def test_config_validation():
         TranslatorConfig(num_heads=3)
     with pytest.raises(ValueError, match="dataset="):
         TranslatorConfig(dataset="wmt")
+    with pytest.raises(ValueError, match="token_dropout=1.0"):
+        TranslatorConfig(token_dropout=1.0)
+    with pytest.raises(ValueError, match="average_best=1"):
+        TranslatorConfig(average_best=1)

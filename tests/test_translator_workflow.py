@@ -65,6 +65,61 @@ def test_a_run_directory_refuses_a_different_config(tmp_path):
         workflow.train_run(tmp_path, other, {"train": [], "validation": []})
 
 
+def test_token_dropout_hides_inputs_but_never_targets_start_or_padding():
+    from kdl_transformer.models.translator import PAD_ID, START_ID, UNK_ID
+
+    config = TranslatorConfig.quick(dataset="synthetic", synthetic_pairs=300, token_dropout=0.25)
+    pairs = workflow.load_splits(config)["train"]
+    english, korean = workflow.train_tokenizers(pairs, config)
+    noisy = workflow.make_dataset(pairs, english, korean, config, shuffle=True)
+    clean = workflow.make_dataset(pairs, english, korean, config, shuffle=False)
+    counts = {"source": [0, 0], "target_input": [0, 0]}
+    for (source, target_input), target_output in noisy:
+        source, target_input = source.numpy(), target_input.numpy()
+        assert (target_input[:, 0] == START_ID).all()
+        assert (target_output.numpy() != UNK_ID).all()  # the targets stay whole
+        for name, ids in (("source", source), ("target_input", target_input[:, 1:])):
+            counts[name][0] += (ids == UNK_ID).sum()
+            counts[name][1] += (ids != PAD_ID).sum()
+    for dropped, real in counts.values():
+        assert 0.18 < dropped / real < 0.32
+    # Validation batches are untouched, and the synthetic vocabulary covers every word.
+    assert all((s.numpy() != UNK_ID).all() and (t.numpy() != UNK_ID).all() for (s, t), _ in clean)
+
+
+class _InitialWeights(keras.callbacks.Callback):
+    def on_train_begin(self, logs=None):
+        self.weights = [w.copy() for w in self.model.get_weights()]
+
+
+def test_fine_tuning_starts_from_the_parent_run(tmp_path):
+    import numpy as np
+
+    config = TranslatorConfig.quick(dataset="synthetic", synthetic_pairs=300, epochs=1)
+    splits = workflow.load_splits(config)
+    workflow.train_run(tmp_path / "parent", config, splits, verbose=0)
+    child = TranslatorConfig.quick(dataset="synthetic", synthetic_pairs=200, epochs=1,
+                                   init_from=str(tmp_path / "parent"))
+    initial = _InitialWeights()
+    workflow.train_run(tmp_path / "child", child, workflow.load_splits(child), verbose=0,
+                       extra_callbacks=[initial])
+    parent_model = keras.saving.load_model(tmp_path / "parent" / "model.keras", compile=False)
+    for got, want in zip(initial.weights, parent_model.get_weights()):
+        np.testing.assert_array_equal(got, want)
+    for side in ("english", "korean"):
+        parent_files = sorted((tmp_path / "parent" / "tokenizers" / side).iterdir())
+        child_files = sorted((tmp_path / "child" / "tokenizers" / side).iterdir())
+        assert [p.read_bytes() for p in parent_files] == [c.read_bytes() for c in child_files]
+
+    wider = TranslatorConfig.quick(dataset="synthetic", embed_dim=64, init_from=str(tmp_path / "parent"))
+    with pytest.raises(ValueError, match="other sizes \\(embed_dim=32\\)"):
+        workflow.train_run(tmp_path / "wider", wider, splits, verbose=0)
+    missing = TranslatorConfig.quick(dataset="synthetic", init_from=str(tmp_path / "nowhere"))
+    with pytest.raises(FileNotFoundError, match="not a finished translator run"):
+        workflow.train_run(tmp_path / "orphan", missing, splits, verbose=0)
+    assert not (tmp_path / "nowhere").exists()
+
+
 def test_quick_mode_from_environment(monkeypatch):
     monkeypatch.delenv("KDL_QUICK", raising=False)
     assert not workflow.is_quick()

@@ -67,6 +67,10 @@ class ClassifierConfig:
         epochs: maximum number of epochs (EarlyStopping may stop sooner).
         patience: EarlyStopping patience in epochs (on validation loss).
         validation_fraction: share of the training reviews held out for validation.
+        token_dropout: share of the words of each training review replaced by the
+            out-of-vocabulary token (word dropout).
+        average_best: average the weights of this many best epochs at the end of
+            training, kept when they validate better (checkpoint averaging; 0 = off).
         jit_compile: compile the train/predict steps with XLA.
         seed: seeds the train/validation split, shuffling and weights.
     """
@@ -91,6 +95,8 @@ class ClassifierConfig:
     epochs: int = 6
     patience: int = 2
     validation_fraction: float = 0.1
+    token_dropout: float = 0.0
+    average_best: int = 0
     jit_compile: bool = False
     seed: int = 1337
 
@@ -110,7 +116,13 @@ class ClassifierConfig:
                               ("optimizer", OPTIMIZERS), ("schedule", SCHEDULES)):
             if getattr(self, name) not in allowed:
                 raise ValueError(f"{name}={getattr(self, name)!r} is not one of {allowed}.")
-        for name in ("dropout", "head_dropout", "warmup_fraction", "validation_fraction"):
+        if self.average_best == 1 or self.average_best < 0:
+            raise ValueError(
+                f"average_best={self.average_best} must be 0 (off) or the number (>= 2) of "
+                "best epochs to average."
+            )
+        for name in ("dropout", "head_dropout", "warmup_fraction", "validation_fraction",
+                     "token_dropout"):
             if not 0.0 <= getattr(self, name) < 1.0:
                 raise ValueError(f"{name}={getattr(self, name)!r} must be in [0, 1).")
 

@@ -53,6 +53,9 @@ class TranslatorConfig:
         synthetic_pairs: number of synthetic pairs (train + validation + test) for "synthetic".
         extra_data: also train on the optional extra English-Korean pairs
             (`load_extra_enko`), deduplicated against the evaluation sets.
+        init_from: a finished translator run directory to start from: its tokenizers and
+            trained weights are this run's starting point (fine-tuning, e.g. on Tatoeba alone
+            after training on Tatoeba plus the extra pairs). Its model sizes must match.
         source_vocab_size: English subword vocabulary size (reserved tokens included).
         target_vocab_size: Korean subword vocabulary size.
         sequence_length: most English subwords per sentence (longer input is cut), and most
@@ -73,6 +76,10 @@ class TranslatorConfig:
         warmup_steps: linear warm-up steps; afterwards the rate decays as 1/sqrt(step).
         weight_decay: AdamW weight decay.
         label_smoothing: share of probability mass spread over the vocabulary in the loss.
+        token_dropout: share of the source and decoder-input subwords replaced by [UNK] in
+            each training batch (word dropout, a strong regulariser on small corpora).
+        average_best: average the weights of this many best epochs at the end of training,
+            kept when they validate better (checkpoint averaging; 0 = off).
         jit_compile: compile the training step with XLA. Off by default: the training batches
             are trimmed to their longest row, so shapes vary and XLA would recompile for each.
         beam_size: default beam width for `Translator.translate(method="beam")`.
@@ -83,6 +90,7 @@ class TranslatorConfig:
     dataset: str = "tatoeba"
     synthetic_pairs: int = 6000
     extra_data: bool = False
+    init_from: str = ""
     source_vocab_size: int = 600
     target_vocab_size: int = 1200
     sequence_length: int = 48
@@ -101,6 +109,8 @@ class TranslatorConfig:
     warmup_steps: int = 400
     weight_decay: float = 0.01
     label_smoothing: float = 0.1
+    token_dropout: float = 0.0
+    average_best: int = 0
     jit_compile: bool = False
     beam_size: int = 4
     length_penalty: float = 0.6
@@ -111,6 +121,13 @@ class TranslatorConfig:
             raise ValueError(f"dataset={self.dataset!r} is not 'tatoeba' or 'synthetic'.")
         if self.positions not in ("learned", "sinusoidal"):
             raise ValueError(f"positions={self.positions!r} is not 'learned' or 'sinusoidal'.")
+        if not 0.0 <= self.token_dropout < 1.0:
+            raise ValueError(f"token_dropout={self.token_dropout} must be in [0, 1).")
+        if self.average_best == 1 or self.average_best < 0:
+            raise ValueError(
+                f"average_best={self.average_best} must be 0 (off) or the number (>= 2) of best "
+                "epochs to average."
+            )
         if self.embed_dim % self.num_heads:
             raise ValueError(
                 f"num_heads={self.num_heads} does not divide embed_dim={self.embed_dim}; choose "

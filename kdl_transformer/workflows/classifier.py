@@ -30,6 +30,7 @@ from kdl_transformer.models.classifier import (
     build_text_classifier,
     encode_with_attention,
     max_pool_wins,
+    split_text_classifier,
 )
 
 VOCABULARY_FILE = "vocabulary.txt"
@@ -119,15 +120,82 @@ def vectorize(vectorizer, texts, batch_size=1024):
     return np.concatenate(chunks).astype("int64")
 
 
-def make_dataset(token_ids, labels, batch_size, shuffle=False, seed=None):
-    """A batched tf.data.Dataset of (token ids (B, T), labels (B, 1) float32)."""
+def _review_lengths(token_ids):
+    import tensorflow as tf
+
+    return tf.reduce_sum(tf.cast(token_ids != 0, tf.int32), axis=-1)
+
+
+def _sort_by_length(token_ids, labels):
+    """Sort a window of reviews by length, so that each batch holds similar lengths."""
+    import tensorflow as tf
+
+    order = tf.argsort(_review_lengths(token_ids))
+    return tf.gather(token_ids, order), tf.gather(labels, order)
+
+
+def _trim_padding(token_ids, labels):
+    """Cut a batch to its longest review (the padding mask hides the rest anyway)."""
+    import tensorflow as tf
+
+    longest = tf.maximum(tf.reduce_max(_review_lengths(token_ids)), 1)
+    return token_ids[:, :longest], labels
+
+
+def _token_dropout(rate, seed):
+    """Word dropout: replace a share `rate` of the real tokens by the out-of-vocabulary id 1."""
+    import tensorflow as tf
+
+    def drop(token_ids, labels):
+        hit = (tf.random.uniform(tf.shape(token_ids), seed=seed) < rate) & (token_ids > 1)
+        return tf.where(hit, tf.ones_like(token_ids), token_ids), labels
+
+    return drop
+
+
+def make_dataset(token_ids, labels, batch_size, shuffle=False, seed=None, token_dropout=0.0,
+                 window_batches=16):
+    """Batches `(token ids (B, T), labels (B, 1) float32)` of reviews of similar lengths.
+
+    Reviews are sorted by length within windows of `window_batches` batches (length
+    bucketing), and each batch is cut to its longest review: IMDB reviews are much
+    shorter than `sequence_length` on average, so most of the padding, and of the
+    attention's T x T work, disappears. With `shuffle`, the reviews are reshuffled
+    every epoch (and the batches of each window too), and `token_dropout` replaces
+    that share of the words by the out-of-vocabulary id (word dropout).
+    """
     import tensorflow as tf
 
     labels = np.asarray(labels, dtype="float32").reshape(-1, 1)
+    batches = -(-len(token_ids) // batch_size)
     dataset = tf.data.Dataset.from_tensor_slices((token_ids, labels))
     if shuffle:
         dataset = dataset.shuffle(len(token_ids), seed=seed, reshuffle_each_iteration=True)
-    return dataset.batch(batch_size).prefetch(tf.data.AUTOTUNE)
+    dataset = dataset.batch(batch_size * window_batches).map(_sort_by_length).unbatch()
+    dataset = dataset.batch(batch_size).map(_trim_padding)
+    if shuffle and token_dropout:
+        dataset = dataset.map(_token_dropout(token_dropout, seed))
+    if shuffle:  # do not feed each window's batches shortest-first
+        dataset = dataset.shuffle(window_batches, seed=seed, reshuffle_each_iteration=True)
+    dataset = dataset.apply(tf.data.experimental.assert_cardinality(batches))
+    return dataset.prefetch(tf.data.AUTOTUNE)
+
+
+def predict_ids(model, token_ids, batch_size=256):
+    """P(positive) for each row of token ids (n, T), in order, as float32 (n,).
+
+    The rows are run shortest-first in batches cut to their longest row (no work on
+    padding), then put back in the input order.
+    """
+    import tensorflow as tf
+
+    token_ids = np.asarray(token_ids)
+    order = np.argsort((token_ids != 0).sum(axis=1), kind="stable")
+    dataset = tf.data.Dataset.from_tensor_slices(token_ids[order]).batch(batch_size)
+    dataset = dataset.map(lambda ids: _trim_padding(ids, None)[0]).prefetch(tf.data.AUTOTUNE)
+    probabilities = np.empty(len(token_ids), dtype="float32")
+    probabilities[order] = model.predict(dataset, verbose=0).reshape(-1)
+    return probabilities
 
 
 # ----------------------------------------------------------------------------- training
@@ -199,13 +267,14 @@ def fit_classifier(config, train, val, out, verbose="auto", extra_callbacks=()):
         vectorizer = make_vectorizer(config, texts=train_texts)
         save_vocabulary(run_dir, vectorizer)
     train_ds = make_dataset(vectorize(vectorizer, train_texts), train_labels,
-                            config.batch_size, shuffle=True, seed=config.seed)
+                            config.batch_size, shuffle=True, seed=config.seed,
+                            token_dropout=config.token_dropout)
     val_ds = make_dataset(vectorize(vectorizer, val_texts), val_labels, 256)
     model = build_classifier(config)
     compile_classifier(model, config, math.ceil(len(train_texts) / config.batch_size))
     history = training.fit(
         model, train_ds, val_ds, run_dir, config.epochs, patience=config.patience,
-        verbose=verbose, extra_callbacks=extra_callbacks,
+        verbose=verbose, extra_callbacks=extra_callbacks, average_best=config.average_best,
     )
     metrics = run_dir.read_json("metrics.json", default={})
     if metrics.get("train_seconds"):
@@ -282,8 +351,8 @@ def predict_texts(text_model, texts, batch_size=256):
         return np.zeros((0,), dtype="float32")
     if len(texts) <= batch_size:  # one eager call: no tracing for a handful of reviews
         return keras.ops.convert_to_numpy(text_model(tf.constant(texts), training=False)).reshape(-1)
-    dataset = tf.data.Dataset.from_tensor_slices(tf.constant(texts)).batch(batch_size)
-    return text_model.predict(dataset, verbose=0).reshape(-1)  # compiled: ~1.7x faster
+    vectorizer, model = split_text_classifier(text_model)
+    return predict_ids(model, vectorize(vectorizer, texts), batch_size)  # compiled, bucketed
 
 
 def predict(run_dir, texts):
@@ -356,8 +425,6 @@ def plot_review_attention(text_model, text, out, max_tokens=ATTENTION_MAX_TOKENS
     Only the first `max_tokens` words are drawn (the model still reads the review
     up to its sequence length).
     """
-    from kdl_transformer.models.classifier import split_text_classifier
-
     [text] = check_texts([text])
     vectorizer, model = split_text_classifier(text_model)
     token_ids = vectorize(vectorizer, [text])  # (1, T)

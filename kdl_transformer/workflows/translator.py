@@ -133,11 +133,34 @@ def _sort_by_length(inputs, target_output):
     return (tf.gather(source, order), tf.gather(target_input, order)), tf.gather(target_output, order)
 
 
+def _token_dropout(rate, seed):
+    """Word dropout: replace a share `rate` of the real source and decoder-input subwords by [UNK].
+
+    The [START] token and padding are never replaced, and the targets stay intact: the decoder
+    must still predict every true subword, from a context with holes in it.
+    """
+    from kdl_transformer.models.translator import PAD_ID, UNK_ID
+
+    def drop(ids, keep_first):
+        hit = tf.random.uniform(tf.shape(ids), seed=seed) < rate  # (B, T)
+        hit &= ids != PAD_ID
+        if keep_first:
+            hit &= tf.range(tf.shape(ids)[1]) > 0
+        return tf.where(hit, tf.constant(UNK_ID, ids.dtype), ids)
+
+    def apply(inputs, target_output):
+        source, target_input = inputs
+        return (drop(source, False), drop(target_input, True)), target_output
+
+    return apply
+
+
 def make_dataset(pairs, source_tokenizer, target_tokenizer, config, shuffle, window_batches=16):
     """`((source, decoder_inputs), targets)` batches of similar lengths, padding trimmed.
 
     Rows come from `kdl_transformer.text.encode_translation_pairs` (padded to
-    `config.sequence_length`). Within windows of `window_batches` batches the rows are sorted by
+    `config.sequence_length`). Training batches (`shuffle=True`) get `config.token_dropout`.
+    Within windows of `window_batches` batches the rows are sorted by
     length, then each batch is cut to its longest row: on Tatoeba (7 subwords on average) that is
     2-3x less work than padding every row to `sequence_length`. The number of batches stays
     `ceil(len(pairs) / batch_size)`. Shapes vary, so XLA (`jit_compile`) would recompile for
@@ -154,6 +177,8 @@ def make_dataset(pairs, source_tokenizer, target_tokenizer, config, shuffle, win
         dataset = dataset.shuffle(len(source), seed=config.seed, reshuffle_each_iteration=True)
     dataset = dataset.batch(config.batch_size * window_batches).map(_sort_by_length).unbatch()
     dataset = dataset.batch(config.batch_size).map(_trim_padding)
+    if shuffle and config.token_dropout:
+        dataset = dataset.map(_token_dropout(config.token_dropout, config.seed))
     if shuffle:  # do not feed the windows' batches shortest-first
         dataset = dataset.shuffle(window_batches, seed=config.seed, reshuffle_each_iteration=True)
     dataset = dataset.apply(tf.data.experimental.assert_cardinality(batches))
@@ -178,14 +203,43 @@ def _check_resumable(run_dir, config):
         )
 
 
+# What a fine-tuning run must share with the run it starts from (`config.init_from`).
+MODEL_FIELDS = ("source_vocab_size", "target_vocab_size", "sequence_length", "embed_dim",
+                "dense_dim", "num_heads", "num_encoder_layers", "num_decoder_layers",
+                "norm_first", "positions")
+
+
+def _check_init_from(config):
+    """The `TranslatorConfig` of `config.init_from`, refusing a missing run or other sizes."""
+    if not Path(config.init_from).is_dir() or not is_finished(config.init_from):
+        raise FileNotFoundError(
+            f"init_from={config.init_from!r} is not a finished translator run directory; "
+            "train that run first, or fix the path."
+        )
+    parent = training.load_config(config.init_from, TranslatorConfig)
+    differ = [name for name in MODEL_FIELDS if getattr(parent, name) != getattr(config, name)]
+    if differ:
+        raise ValueError(
+            f"init_from={config.init_from!r} has a model of other sizes "
+            f"({', '.join(f'{n}={getattr(parent, n)}' for n in differ)}); "
+            "use the same values in this run."
+        )
+    return parent
+
+
 def _tokenizers(run_dir, train_pairs, config):
-    """Load the run's tokenizers (resume) or train and save them."""
+    """Load the run's tokenizers (resume), or those of `config.init_from`, or train new ones."""
     from kdl_transformer.text import SubwordTokenizer
 
     english_dir, korean_dir = run_dir.path / SOURCE_TOKENIZER_DIR, run_dir.path / TARGET_TOKENIZER_DIR
     if english_dir.exists() and korean_dir.exists():
         return SubwordTokenizer.load(english_dir), SubwordTokenizer.load(korean_dir)
-    english, korean = train_tokenizers(train_pairs, config)
+    if config.init_from:
+        parent = Path(config.init_from)
+        english = SubwordTokenizer.load(parent / SOURCE_TOKENIZER_DIR)
+        korean = SubwordTokenizer.load(parent / TARGET_TOKENIZER_DIR)
+    else:
+        english, korean = train_tokenizers(train_pairs, config)
     english.save(english_dir)
     korean.save(korean_dir)
     return english, korean
@@ -220,16 +274,20 @@ def train_run(run_dir, config, splits, verbose="auto", extra_callbacks=(), reuse
     if reuse_finished and is_finished(run_dir.path):
         print(f"{run_dir.path} holds a finished run; loading it instead of training again.")
         return load_translator(run_dir.path)
+    if config.init_from:
+        _check_init_from(config)
     training.save_config(run_dir, config)
     keras.utils.set_random_seed(config.seed)
     english, korean = _tokenizers(run_dir, splits["train"], config)
     train_ds = make_dataset(splits["train"], english, korean, config, shuffle=True)
     val_ds = make_dataset(splits["validation"], english, korean, config, shuffle=False)
     model = build_translator_model(config, english.vocabulary_size, korean.vocabulary_size)
+    if config.init_from:  # fine-tuning: start from the trained weights (a resume overrides them)
+        model.load_weights(training.RunDir(config.init_from).model_path)
     compile_translator(model, config)
     training.fit(
         model, train_ds, val_ds, run_dir, epochs=config.epochs, patience=config.patience,
-        verbose=verbose, extra_callbacks=extra_callbacks,
+        verbose=verbose, extra_callbacks=extra_callbacks, average_best=config.average_best,
     )
     run_dir.update_metrics(
         parameters=int(model.count_params()),
