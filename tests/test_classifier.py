@@ -92,6 +92,12 @@ def test_text_model_saves_and_reloads_without_custom_objects(tmp_path):
     reloaded = keras.saving.load_model(tmp_path / "text_model.keras")
     texts = tf.constant(["a good movie", ""])
     np.testing.assert_allclose(reloaded(texts), text_model(texts), atol=1e-6)
+    # predict takes a plain list of strings (Keras alone refuses one), before and after saving.
+    for model in (text_model, reloaded):
+        np.testing.assert_allclose(model.predict(["a good movie", ""], verbose=0),
+                                   text_model(texts), atol=1e-6)
+    with pytest.raises(ValueError, match="not a string"):
+        reloaded.predict(["a good movie", 3], verbose=0)
 
 
 # ----------------------------------------------------------------------------- batching

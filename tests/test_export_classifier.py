@@ -57,6 +57,21 @@ def test_exported_saved_model_matches_keras_in_a_fresh_process(run_dir, tmp_path
     assert all(0.0 <= p <= 1.0 for p in reloaded["serve"])
 
 
+def test_exported_model_reads_html_line_breaks_as_the_loader_does(run_dir, tmp_path):
+    """Raw IMDB reviews carry `<br />`; the loader drops it, and so must the exported model."""
+    import tensorflow as tf
+
+    reloaded = tf.saved_model.load(str(workflow.export(run_dir, tmp_path / "saved_model")))
+    raw = "The acting was brilliant.<br /><br />I loved the music.<BR>Boring plot."
+    clean = "The acting was brilliant.  I loved the music. Boring plot."
+    with_tags, without = reloaded.serve(tf.constant([raw, clean]))["probability"].numpy()
+    np.testing.assert_allclose(with_tags, without, atol=1e-6)
+    vectorizer = workflow.make_vectorizer(training.load_config(run_dir, ClassifierConfig),
+                                          vocabulary=workflow.read_vocabulary(training.RunDir(run_dir)))
+    words = [w for w in workflow.token_labels(vectorizer, workflow.vectorize(vectorizer, [raw])[0])]
+    assert "br" not in words and "brilliant" in words
+
+
 def test_export_rejects_non_string_batches(run_dir, tmp_path):
     import tensorflow as tf
 

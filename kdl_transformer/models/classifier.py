@@ -5,7 +5,7 @@
 
 `build_classifier` makes the model over token ids (what `fit` trains);
 `build_text_classifier` wraps a `TextVectorization` layer and that model into one
-model over raw strings, so that `text_model.predict(["a review"])` works and the
+`TextClassifier` over raw strings, so that `text_model.predict(["a review"])` works and the
 exported SavedModel takes strings. `encode_with_attention` re-runs the trained
 layers with `return_attention_scores=True` to read the attention maps;
 `attention_rollout` and `max_pool_wins` turn them into one importance per token.
@@ -201,6 +201,48 @@ def build_classifier(config):
     return keras.Model(token_ids, probability, name="classifier")
 
 
+def check_texts(texts):
+    """Return `texts` as a list of str, or raise a one-sentence ValueError."""
+    if isinstance(texts, (str, bytes)):
+        texts = [texts]
+    try:
+        texts = list(texts)
+    except TypeError:
+        raise ValueError(
+            f"Expected a list of review strings, got {type(texts).__name__}; "
+            'pass e.g. ["A wonderful film."].'
+        ) from None
+    for index, text in enumerate(texts):
+        if isinstance(text, bytes):
+            texts[index] = text.decode("utf-8")
+        elif not isinstance(text, str):
+            raise ValueError(
+                f"Review {index} is a {type(text).__name__} ({text!r:.40}), not a string; "
+                "pass the raw review text."
+            )
+    return texts
+
+
+@keras.saving.register_keras_serializable(package="kdl_transformer")
+class TextClassifier(keras.Model):
+    """A functional model over raw review strings whose `predict` also takes a Python list.
+
+    Keras' `predict` does not accept a list of strings (nor a numpy array of them); this
+    model turns either into a `tf.string` tensor first, so `text_model.predict(["a review"])`
+    works. Build it with `build_text_classifier`; it saves and reloads like any functional
+    model.
+    """
+
+    def predict(self, x, *args, **kwargs):
+        if isinstance(x, (str, bytes)):
+            x = [x]
+        if isinstance(x, (list, tuple, np.ndarray)):
+            import tensorflow as tf
+
+            x = tf.constant(check_texts(list(x)), tf.string)
+        return super().predict(x, *args, **kwargs)
+
+
 def build_text_classifier(vectorizer, model):
     """Put a vectorizer in front of a token-id classifier: raw strings in, P(positive) out.
 
@@ -209,19 +251,19 @@ def build_text_classifier(vectorizer, model):
         model: the token-id model from `build_classifier`.
 
     Returns:
-        A `keras.Model` named "text_classifier" over a batch of strings (batch,)
+        A `TextClassifier` named "text_classifier" over a batch of strings (batch,)
         returning probabilities (batch, 1).
 
     Example:
 
     >>> text_model = build_text_classifier(vectorizer, model)
-    >>> text_model.predict(np.array(["a wonderful film"]), verbose=0).shape
-    (1, 1)
+    >>> text_model.predict(["a wonderful film", "a dull, lifeless film"], verbose=0).shape
+    (2, 1)
     """
     texts = keras.Input(shape=(), dtype="string", name="texts")  # (B,)
     token_ids = vectorizer(texts)  # (B, T)
     probability = model(token_ids)  # (B, 1)
-    return keras.Model(texts, probability, name="text_classifier")
+    return TextClassifier(texts, probability, name="text_classifier")
 
 
 def split_text_classifier(text_model):

@@ -674,8 +674,20 @@ class Translator:
             )
             scores = decoding.normalized_score(log_probs, lengths, alpha)
         else:
+            # The beams of a sentence share its encoder output and cross-attention keys/values:
+            # repeat those once for the beams and keep them out of the loop state, so that beam
+            # search reorders (gathers) only the self-attention cache at each step.
+            shared = {key: value for key, value in cache.items() if key != "self_attention"}
+            shared = tf.nest.map_structure(lambda x: tf.repeat(x, beam_size, axis=0), shared)
+
+            def step(token_ids, self_attention_cache, index):
+                logits, cache = self.model.next(
+                    token_ids, {**shared, "self_attention": self_attention_cache}, index
+                )
+                return logits, cache["self_attention"]
+
             tokens, scores, log_probs, lengths = decoding.beam_search(
-                self.model.next, cache, start, END_ID, max_length, beam_size=beam_size,
+                step, cache["self_attention"], start, END_ID, max_length, beam_size=beam_size,
                 alpha=alpha,
             )
             tokens, scores, log_probs, lengths = (

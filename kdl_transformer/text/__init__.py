@@ -7,13 +7,18 @@ made or `normalize_strings` runs, not when this package is imported.
 from kdl_transformer.text.normalization import normalize_strings, normalize_text
 from kdl_transformer.text.subword_tokenizer import RESERVED_TOKENS, SubwordTokenizer
 from kdl_transformer.text.translation_dataset import encode_translation_pairs, make_translation_dataset
-from kdl_transformer.text.vectorization import adapt_text_vectorization, make_text_vectorization
+from kdl_transformer.text.vectorization import (
+    adapt_text_vectorization,
+    lower_strip_line_breaks_and_punctuation,
+    make_text_vectorization,
+)
 
 __all__ = [
     "RESERVED_TOKENS",
     "SubwordTokenizer",
     "adapt_text_vectorization",
     "encode_translation_pairs",
+    "lower_strip_line_breaks_and_punctuation",
     "make_text_vectorization",
     "make_translation_dataset",
     "normalize_strings",

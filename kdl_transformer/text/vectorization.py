@@ -13,6 +13,31 @@ baseline.
 
 import keras
 
+# What "lower_and_strip_punctuation" removes (Keras' own pattern).
+PUNCTUATION = r'[!"#$%&()\*\+,-\./:;<=>?@\[\\\]^_`{|}~\']'
+HTML_LINE_BREAK = r"<br\s*/?>"
+
+
+@keras.saving.register_keras_serializable(package="kdl_transformer")
+def lower_strip_line_breaks_and_punctuation(texts):
+    """The book's standardisation, plus: HTML line breaks (`<br />`) become spaces.
+
+    IMDB reviews carry `<br />` tags; the loader removes them, and this does the same inside
+    the model, so that an exported model fed raw reviews sees what training saw (without it,
+    `<br />` would turn into a token "br").
+
+    Args:
+        texts: string tensor.
+
+    Returns:
+        the lowercased texts, line breaks replaced by spaces, punctuation removed.
+    """
+    import tensorflow as tf
+
+    texts = tf.strings.lower(texts)
+    texts = tf.strings.regex_replace(texts, HTML_LINE_BREAK, " ")
+    return tf.strings.regex_replace(texts, PUNCTUATION, "")
+
 
 def make_text_vectorization(
     max_tokens=20000,

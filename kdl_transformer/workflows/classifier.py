@@ -28,6 +28,7 @@ from kdl_transformer.models.classifier import (
     attention_rollout,
     build_classifier,
     build_text_classifier,
+    check_texts,
     encode_with_attention,
     max_pool_wins,
     split_text_classifier,
@@ -54,34 +55,21 @@ def make_config(quick=False, epochs=None, overrides=None):
 
 
 # ----------------------------------------------------------------------------- text -> ids
-def check_texts(texts):
-    """Return `texts` as a list of str, or raise a one-sentence ValueError."""
-    if isinstance(texts, (str, bytes)):
-        texts = [texts]
-    try:
-        texts = list(texts)
-    except TypeError:
-        raise ValueError(
-            f"Expected a list of review strings, got {type(texts).__name__}; "
-            'pass e.g. ["A wonderful film."].'
-        ) from None
-    for index, text in enumerate(texts):
-        if isinstance(text, bytes):
-            texts[index] = text.decode("utf-8")
-        elif not isinstance(text, str):
-            raise ValueError(
-                f"Review {index} is a {type(text).__name__} ({text!r:.40}), not a string; "
-                "pass the raw review text."
-            )
-    return texts
-
-
 def make_vectorizer(config, vocabulary=None, texts=None):
-    """The book's TextVectorization, with a given vocabulary or adapted on `texts`."""
-    from kdl_transformer.text import adapt_text_vectorization, make_text_vectorization
+    """The book's TextVectorization, with a given vocabulary or adapted on `texts`.
+
+    Its standardisation also turns HTML line breaks into spaces, as the IMDB loader does, so
+    that the exported model can be fed raw reviews.
+    """
+    from kdl_transformer.text import (
+        adapt_text_vectorization,
+        lower_strip_line_breaks_and_punctuation,
+        make_text_vectorization,
+    )
 
     vectorizer = make_text_vectorization(
-        max_tokens=config.vocab_size, sequence_length=config.sequence_length
+        max_tokens=config.vocab_size, sequence_length=config.sequence_length,
+        standardize=lower_strip_line_breaks_and_punctuation,
     )
     if vocabulary is not None:
         vectorizer.set_vocabulary(vocabulary)
