@@ -7,7 +7,8 @@ model of a run directory:
                      re-runs the whole model (encoder and decoder, full padded length) per token;
   (b) cached_greedy  `Translator.search(method="greedy")`: one compiled graph loop, batched,
                      decoder key/value cache, encoder and cross-attention keys/values once;
-  (c) cached_beam4   the same with beam search, 4 beams, GNMT length normalisation;
+  (c) cached_beam4   the same with beam search, 4 beams, GNMT length normalisation (the
+                     run's length_penalty);
   (d) keras_hub      `keras_hub.samplers.GreedySampler` / `BeamSampler(num_beams=4)` driving the
                      same cached `Seq2SeqTransformer.next` (adapted to keras_hub's
                      `next(prompt, cache, index)` convention; `stop_token_ids=[END]`), compiled
@@ -105,7 +106,7 @@ def jit_search(translator, method):
     length = int(translator.model.source_sequence_length)
     run = tf.function(
         lambda ids: translator._search(
-            ids, tf.constant(translator.max_length), tf.constant(0.6), method, 4
+            ids, tf.constant(translator.max_length), tf.constant(translator.length_penalty), method, 4
         ),
         jit_compile=True,
     )

@@ -65,6 +65,24 @@ def test_a_run_directory_refuses_a_different_config(tmp_path):
         workflow.train_run(tmp_path, other, {"train": [], "validation": []})
 
 
+def test_decoding_defaults_of_a_finished_run_change_without_retraining(tmp_path):
+    import dataclasses
+
+    from tests.callbacks import RecordEpochs
+
+    config = TranslatorConfig.quick(dataset="synthetic", synthetic_pairs=300, epochs=1)
+    splits = workflow.load_splits(config)
+    workflow.train_run(tmp_path, config, splits, verbose=0)
+    recorder = RecordEpochs()
+    wider_beam = dataclasses.replace(config, length_penalty=0.6, beam_size=6)
+    translator = workflow.train_run(tmp_path, wider_beam, splits, verbose=0,
+                                    extra_callbacks=[recorder])
+    assert recorder.epochs == []  # loaded, not trained again
+    assert (translator.length_penalty, translator.beam_size) == (0.6, 6)
+    reloaded = workflow.load_translator(tmp_path)
+    assert (reloaded.length_penalty, reloaded.beam_size) == (0.6, 6)
+
+
 def test_token_dropout_hides_inputs_but_never_targets_start_or_padding():
     from kdl_transformer.models.translator import PAD_ID, START_ID, UNK_ID
 

@@ -33,8 +33,10 @@ SOURCE_TOKENIZER_DIR = Path("tokenizers") / "english"
 TARGET_TOKENIZER_DIR = Path("tokenizers") / "korean"
 QUICK_TRAIN_PAIRS = 600  # quick mode: a slice of the training split, for CI
 QUICK_EVAL_PAIRS = {"tatoeba_test": 40, "flores_devtest": 12, "synthetic_test": 40}
-# Config fields that may change when an interrupted run is resumed.
-RESUMABLE_FIELDS = {"epochs", "patience"}
+# Config fields that may change when a run directory is used again: the epoch budget of an
+# interrupted run, and the decoding defaults (`train ... --set length_penalty=1.0` on a finished
+# run only rewrites them; nothing is retrained).
+RESUMABLE_FIELDS = {"epochs", "patience", "beam_size", "length_penalty"}
 
 
 # ------------------------------------------------------------------------------ config, data
