@@ -70,7 +70,7 @@ def test_score_matches_the_search(trained):
     translations = translator.detokenize(found["tokens"])
     assert all(found["tokens"][i, found["lengths"][i] - 1] == END_ID for i in range(len(sources)))
     np.testing.assert_allclose(translator.score(sources, translations), found["log_probs"], atol=2e-3)
-    normalised = translator.score(sources, translations, length_penalty=0.6)
+    normalised = translator.score(sources, translations, length_penalty=translator.length_penalty)
     np.testing.assert_allclose(normalised, found["scores"], atol=2e-3)
     # A wrong reference is less likely than the model's own translation.
     wrong = translator.score(sources[:1], ["고양이는 사과를 먹는다."])
