@@ -57,7 +57,9 @@ def quality(args, overrides):
     saved = training.RunDir(run_dir).read_json("metrics.json")
     history = training.RunDir(run_dir).read_json("history.json")
     config = training.load_config(run_dir, ClassifierConfig)
-    best_epoch = min(range(len(history["val_loss"])), key=history["val_loss"].__getitem__) + 1
+    monitored = history[config.monitor]
+    pick = min if config.monitor == "val_loss" else max
+    best_epoch = pick(range(len(monitored)), key=monitored.__getitem__) + 1
     return {
         "run_dir": str(run_dir),
         "trained_in_this_process": trained_here,
@@ -68,6 +70,8 @@ def quality(args, overrides):
         "epochs_trained": saved["epochs_trained"],
         "best_epoch": best_epoch,
         "val_accuracy_per_epoch": history.get("val_accuracy"),
+        "val_loss_per_epoch": history.get("val_loss"),
+        "checkpoint_average": saved.get("checkpoint_average"),
         "epoch_seconds": history.get("epoch_seconds"),
         "train_seconds": saved["train_seconds"],
         "train_examples": saved.get("train_examples"),

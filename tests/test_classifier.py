@@ -38,6 +38,12 @@ def test_config_rejects_bad_values_with_a_clear_message():
         ClassifierConfig(pooling="sum")
     with pytest.raises(ValueError, match="sequence_length=0"):
         ClassifierConfig(sequence_length=0)
+    with pytest.raises(ValueError, match="monitor='val_auc'"):
+        ClassifierConfig(monitor="val_auc")
+    with pytest.raises(ValueError, match="token_dropout=1.0"):
+        ClassifierConfig(token_dropout=1.0)
+    with pytest.raises(ValueError, match="average_best=1"):
+        ClassifierConfig(average_best=1)
     assert ClassifierConfig.book().sequence_length == 600
 
 

@@ -98,15 +98,17 @@ class _SetWeightsEachEpoch(keras.callbacks.Callback):
     [([1.0, -1.0, 2.0, -2.0], True),  # the two best epochs sit either side of the optimum
      ([1.0, 2.0, 3.0, 4.0], False)],  # their mean is worse than the best epoch alone
 )
+@pytest.mark.parametrize("monitor, mode", [("val_loss", "min"), ("val_r2_score", "max")])
 def test_best_epochs_average_keeps_the_mean_of_the_k_best_epochs_if_it_validates_better(
-    tmp_path, offsets, used
+    tmp_path, offsets, used, monitor, mode
 ):
     optimum, direction = np.ones(4, "float32"), np.array([1, -1, 1, 0], "float32")
     points = [optimum + offset * direction for offset in offsets]
     model = tiny_model()
-    model.compile(optimizer=keras.optimizers.SGD(0.0), loss="mse")
-    training.fit(model, data(), data(), tmp_path, epochs=len(points), patience=10, verbose=0,
-                 extra_callbacks=[_SetWeightsEachEpoch(points)], average_best=2)
+    model.compile(optimizer=keras.optimizers.SGD(0.0), loss="mse", metrics=[keras.metrics.R2Score()])
+    training.fit(model, data(), data(), tmp_path, epochs=len(points), monitor=monitor, mode=mode,
+                 patience=10, verbose=0, extra_callbacks=[_SetWeightsEachEpoch(points)],
+                 average_best=2)
     run = training.RunDir(tmp_path)
     outcome = run.read_json("metrics.json")["checkpoint_average"]
     assert outcome["epochs"] == [1, 2] and outcome["used"] is used
@@ -114,8 +116,8 @@ def test_best_epochs_average_keeps_the_mean_of_the_k_best_epochs_if_it_validates
     np.testing.assert_allclose(model.get_weights()[0][:, 0], expected, atol=1e-6)
     saved = keras.saving.load_model(run.model_path).get_weights()[0][:, 0]
     np.testing.assert_allclose(saved, expected, atol=1e-6)
-    if used:
-        assert outcome["average_val_loss"] < 1e-9 < outcome["best_epoch_val_loss"]
+    average, best = outcome[f"average_{monitor}"], outcome[f"best_epoch_{monitor}"]
+    assert (average < best if mode == "min" else average > best) is used
     assert not (tmp_path / "best_epochs").exists()
 
 

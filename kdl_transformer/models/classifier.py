@@ -21,6 +21,7 @@ from kdl_transformer.layers import MaskedGlobalPooling1D, PositionalEmbedding, T
 from kdl_transformer.layers.masked_global_pooling import POOLINGS
 OPTIMIZERS = ("adamw", "adam", "rmsprop")
 SCHEDULES = ("constant", "cosine")
+MONITORS = ("val_loss", "val_accuracy")
 
 
 @dataclasses.dataclass
@@ -65,7 +66,11 @@ class ClassifierConfig:
         warmup_fraction: share of all training steps spent warming up ("cosine").
         weight_decay: AdamW weight decay.
         epochs: maximum number of epochs (EarlyStopping may stop sooner).
-        patience: EarlyStopping patience in epochs (on validation loss).
+        patience: EarlyStopping patience in epochs (on `monitor`).
+        monitor: the validation metric that picks the best epoch (EarlyStopping, the
+            checkpoint, checkpoint averaging): "val_loss" or "val_accuracy". With a schedule
+            that anneals the learning rate to 0, the last epochs are often the most accurate
+            but slightly over-confident, which the loss punishes and accuracy does not.
         validation_fraction: share of the training reviews held out for validation.
         token_dropout: share of the words of each training review replaced by the
             out-of-vocabulary token (word dropout).
@@ -94,6 +99,7 @@ class ClassifierConfig:
     weight_decay: float = 0.01
     epochs: int = 6
     patience: int = 2
+    monitor: str = "val_loss"
     validation_fraction: float = 0.1
     token_dropout: float = 0.0
     average_best: int = 0
@@ -113,6 +119,7 @@ class ClassifierConfig:
                 "choose num_heads so that every head gets embed_dim // num_heads dimensions."
             )
         for name, allowed in (("positions", ("learned", "sinusoidal")), ("pooling", POOLINGS),
+                              ("monitor", MONITORS),
                               ("optimizer", OPTIMIZERS), ("schedule", SCHEDULES)):
             if getattr(self, name) not in allowed:
                 raise ValueError(f"{name}={getattr(self, name)!r} is not one of {allowed}.")

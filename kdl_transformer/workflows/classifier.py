@@ -236,7 +236,7 @@ def fit_classifier(config, train, val, out, verbose="auto", extra_callbacks=()):
 
     Adapts the vectorizer on the training texts (or, when resuming, reads the saved
     vocabulary), trains with `kdl_transformer.training.fit` (EarlyStopping on
-    validation loss, best checkpoint, BackupAndRestore, TensorBoard) and records the
+    `config.monitor`, best checkpoint, BackupAndRestore, TensorBoard) and records the
     training throughput in metrics.json.
 
     Returns:
@@ -261,7 +261,8 @@ def fit_classifier(config, train, val, out, verbose="auto", extra_callbacks=()):
     model = build_classifier(config)
     compile_classifier(model, config, math.ceil(len(train_texts) / config.batch_size))
     history = training.fit(
-        model, train_ds, val_ds, run_dir, config.epochs, patience=config.patience,
+        model, train_ds, val_ds, run_dir, config.epochs, monitor=config.monitor,
+        mode="min" if config.monitor == "val_loss" else "max", patience=config.patience,
         verbose=verbose, extra_callbacks=extra_callbacks, average_best=config.average_best,
     )
     metrics = run_dir.read_json("metrics.json", default={})
