@@ -61,6 +61,10 @@ class ClassifierConfig:
         pooling: "max" (book's GlobalMaxPooling1D), "mean", or "mean_max"
             (concatenation); all of them ignore padded positions.
         batch_size: examples per training step.
+        bucket_window: reviews are sorted by length within windows of this many batches, so
+            that each batch holds similar lengths and is cut to its longest review; 1 keeps
+            the batches' random composition and only cuts each to its longest review (better
+            for tiny datasets such as the synthetic demo, where sorted batches learn worse).
         optimizer: "adamw", "adam" or "rmsprop" (book).
         learning_rate: peak learning rate.
         schedule: "constant" or "cosine" (linear warm-up then cosine decay to 0
@@ -94,6 +98,7 @@ class ClassifierConfig:
     norm_first: bool = False
     pooling: str = "mean_max"
     batch_size: int = 32
+    bucket_window: int = 16
     optimizer: str = "adamw"
     learning_rate: float = 5e-4
     schedule: str = "cosine"
@@ -110,7 +115,7 @@ class ClassifierConfig:
 
     def __post_init__(self):
         positive = ("vocab_size", "sequence_length", "embed_dim", "num_heads", "dense_dim",
-                    "num_layers", "batch_size", "epochs")
+                    "num_layers", "batch_size", "bucket_window", "epochs")
         for name in positive:
             value = getattr(self, name)
             if not isinstance(value, int) or isinstance(value, bool) or value < 1:
@@ -162,13 +167,14 @@ class ClassifierConfig:
     def demo(cls, **changes):
         """A tiny model that learns the synthetic reviews in a few seconds.
 
-        No word dropout here: one dropped "not" flips a synthetic review's meaning.
+        No word dropout here (one dropped "not" flips a synthetic review's meaning), and no
+        sorting by length across batches (measured: 95% instead of 98% held-out accuracy).
         """
         demo = dict(vocab_size=500, sequence_length=32, embed_dim=32, num_heads=2,
                     dense_dim=32, dropout=0.0, head_dropout=0.1, pooling="max", batch_size=32,
                     optimizer="adam", learning_rate=3e-3, schedule="constant", epochs=12,
                     validation_fraction=0.2, patience=3, monitor="val_loss",
-                    token_dropout=0.0, average_best=0)
+                    token_dropout=0.0, average_best=0, bucket_window=1)
         return cls(**{**demo, **changes})
 
 

@@ -256,7 +256,8 @@ def fit_classifier(config, train, val, out, verbose="auto", extra_callbacks=()):
         save_vocabulary(run_dir, vectorizer)
     train_ds = make_dataset(vectorize(vectorizer, train_texts), train_labels,
                             config.batch_size, shuffle=True, seed=config.seed,
-                            token_dropout=config.token_dropout)
+                            token_dropout=config.token_dropout,
+                            window_batches=config.bucket_window)
     val_ds = make_dataset(vectorize(vectorizer, val_texts), val_labels, 256)
     model = build_classifier(config)
     compile_classifier(model, config, math.ceil(len(train_texts) / config.batch_size))
