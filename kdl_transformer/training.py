@@ -307,6 +307,8 @@ def fit(
             f"{run_dir.path} already holds a finished training; loading its best model instead of "
             "training again (delete the folder or pick another output folder to retrain)."
         )
+        if model.optimizer is not None and not model.optimizer.built:
+            model.optimizer.build(model.trainable_variables)  # so its saved state loads too
         model.load_weights(run_dir.model_path)
         return run_dir.read_json("history.json")
     json_history = _JsonHistory(run_dir)
