@@ -12,6 +12,7 @@ from kdl_transformer.text.vectorization import (
     lower_strip_line_breaks_and_punctuation,
     make_text_vectorization,
 )
+from kdl_transformer.text.word_dropout import word_dropout
 
 __all__ = [
     "RESERVED_TOKENS",
@@ -23,4 +24,5 @@ __all__ = [
     "make_translation_dataset",
     "normalize_strings",
     "normalize_text",
+    "word_dropout",
 ]

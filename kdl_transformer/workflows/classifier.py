@@ -130,17 +130,6 @@ def _trim_padding(token_ids, labels):
     return token_ids[:, :longest], labels
 
 
-def _token_dropout(rate, seed):
-    """Word dropout: replace a share `rate` of the real tokens by the out-of-vocabulary id 1."""
-    import tensorflow as tf
-
-    def drop(token_ids, labels):
-        hit = (tf.random.uniform(tf.shape(token_ids), seed=seed) < rate) & (token_ids > 1)
-        return tf.where(hit, tf.ones_like(token_ids), token_ids), labels
-
-    return drop
-
-
 def make_dataset(token_ids, labels, batch_size, shuffle=False, seed=None, token_dropout=0.0,
                  window_batches=16):
     """Batches `(token ids (B, T), labels (B, 1) float32)` of reviews of similar lengths.
@@ -162,7 +151,11 @@ def make_dataset(token_ids, labels, batch_size, shuffle=False, seed=None, token_
     dataset = dataset.batch(batch_size * window_batches).map(_sort_by_length).unbatch()
     dataset = dataset.batch(batch_size).map(_trim_padding)
     if shuffle and token_dropout:
-        dataset = dataset.map(_token_dropout(token_dropout, seed))
+        from kdl_transformer.text import word_dropout
+
+        dataset = dataset.map(  # id 1 is TextVectorization's out-of-vocabulary token
+            lambda ids, labels: (word_dropout(ids, token_dropout, unk_id=1, seed=seed), labels)
+        )
     if shuffle:  # do not feed each window's batches shortest-first
         dataset = dataset.shuffle(window_batches, seed=seed, reshuffle_each_iteration=True)
     dataset = dataset.apply(tf.data.experimental.assert_cardinality(batches))

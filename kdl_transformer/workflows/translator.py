@@ -136,23 +136,18 @@ def _sort_by_length(inputs, target_output):
 
 
 def _token_dropout(rate, seed):
-    """Word dropout: replace a share `rate` of the real source and decoder-input subwords by [UNK].
+    """Word dropout on the source and decoder-input subwords; the targets stay intact.
 
-    The [START] token and padding are never replaced, and the targets stay intact: the decoder
-    must still predict every true subword, from a context with holes in it.
+    The decoder must still predict every true subword, from a context with holes in it.
     """
-    from kdl_transformer.models.translator import PAD_ID, UNK_ID
-
-    def drop(ids, keep_first):
-        hit = tf.random.uniform(tf.shape(ids), seed=seed) < rate  # (B, T)
-        hit &= ids != PAD_ID
-        if keep_first:
-            hit &= tf.range(tf.shape(ids)[1]) > 0
-        return tf.where(hit, tf.constant(UNK_ID, ids.dtype), ids)
+    from kdl_transformer.models.translator import UNK_ID
+    from kdl_transformer.text import word_dropout
 
     def apply(inputs, target_output):
         source, target_input = inputs
-        return (drop(source, False), drop(target_input, True)), target_output
+        source = word_dropout(source, rate, UNK_ID, seed)
+        target_input = word_dropout(target_input, rate, UNK_ID, seed, keep_first=True)  # [START]
+        return (source, target_input), target_output
 
     return apply
 
@@ -212,7 +207,7 @@ MODEL_FIELDS = ("source_vocab_size", "target_vocab_size", "sequence_length", "em
 
 
 def _check_init_from(config):
-    """The `TranslatorConfig` of `config.init_from`, refusing a missing run or other sizes."""
+    """Refuse an `init_from` that is not a finished run, or whose model has other sizes."""
     if not Path(config.init_from).is_dir() or not is_finished(config.init_from):
         raise FileNotFoundError(
             f"init_from={config.init_from!r} is not a finished translator run directory; "
@@ -226,7 +221,6 @@ def _check_init_from(config):
             f"({', '.join(f'{n}={getattr(parent, n)}' for n in differ)}); "
             "use the same values in this run."
         )
-    return parent
 
 
 def _tokenizers(run_dir, train_pairs, config):
