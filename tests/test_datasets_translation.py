@@ -8,6 +8,7 @@ from kdl_transformer.datasets import (
     load_tatoeba_kor_eng,
     match_key,
     split_by_source,
+    tidy_pair,
     unquote_csv_line,
 )
 from kdl_transformer.text import normalize_text
@@ -114,6 +115,22 @@ def test_extra_pairs_read_by_column_name_dedup_and_exclude(tmp_path):
     assert only_b.sources == ["b.en-ko.tsv", "b.en-ko.tsv"]
 
 
+def test_tidy_pair_matches_tatoeba_style():
+    assert tidy_pair("i 'm fine , thanks .", "잘 지내, 고마워") == ("i'm fine, thanks.", "잘 지내, 고마워.")
+    assert tidy_pair("you do n't like it ?", "싫어") == ("you don't like it?", "싫어?")
+    assert tidy_pair("It\u2019s 50 % off!", "반값이야") == ("It's 50% off!", "반값이야!")
+    assert tidy_pair("Who's there?", "누구야?") == ("Who's there?", "누구야?")  # already tidy
+    assert tidy_pair("Stop", "그만해...") == ("Stop", "그만해...")  # ending kept
+    assert tidy_pair("a 'quote' here", "인용") == ("a 'quote' here", "인용.")  # not a clitic
+
+
+def test_tidy_is_applied_before_deduplication_and_exclusion(tmp_path):
+    folder = write_extra_folder(tmp_path / "extra-enko")
+    data = load_extra_enko(folder, tidy=True)
+    assert data.pairs == [("What happened?", "무슨 일이야?"), ("I like tea.", "나는 차를 좋아해."),
+                          ("what happened?", "뭐야?"), ("Good night.", "잘 자.")]
+
+
 def test_extra_pairs_errors(tmp_path, monkeypatch):
     monkeypatch.delenv("KDL_DATA_DIR", raising=False)
     with pytest.raises(FileNotFoundError, match="KDL_DATA_DIR"):
@@ -170,3 +187,9 @@ def test_real_extra_pairs_exclude_evaluation_sets(tatoeba, data_dir):
     assert not any(match_key(en) in eval_keys or match_key(ko) in eval_keys for en, ko in extra.pairs)
     everything = load_extra_enko(data_dir / "extra-enko", exclude=tatoeba.all_pairs)
     assert everything.overlapping > 0  # the README's "What happened?"-style overlaps are found
+    tidy = load_extra_enko(data_dir / "extra-enko", exclude=evaluation, tidy=True)
+    assert len(extra.pairs) - 10 < len(tidy.pairs) <= len(extra.pairs)  # a few become duplicates
+    assert sum(" ." in en or " n't" in en or "\u2019" in en for en, _ in extra.pairs) > 5_000
+    assert sum(" ." in en or " n't" in en or "\u2019" in en for en, _ in tidy.pairs) < 100
+    assert sum(ko[-1] not in ".?!" for _, ko in extra.pairs) > 20_000  # StyleKQC: no final stop
+    assert sum(ko[-1] not in ".?!" for _, ko in tidy.pairs) < 500

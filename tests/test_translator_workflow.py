@@ -162,6 +162,19 @@ def test_demo_writes_the_cross_attention_png(tmp_path, capsys):
 
 
 @pytest.mark.data
+def test_extra_data_adds_tidy_pairs_after_repeated_tatoeba_pairs(data_dir):
+    config = workflow.make_config(overrides={"extra_data": "true", "tatoeba_repeats": "3"})
+    tatoeba = workflow.load_splits(workflow.make_config(), data_dir)
+    splits = workflow.load_splits(config, data_dir)
+    n = len(tatoeba["train"])
+    assert splits["train"][: 3 * n] == tatoeba["train"] * 3
+    assert 30_000 < len(splits["train"]) - 3 * n < 40_000
+    assert (splits["validation"], splits["test"]) == (tatoeba["validation"], tatoeba["test"])
+    with pytest.raises(ValueError, match="tatoeba_repeats=0"):
+        workflow.make_config(overrides={"tatoeba_repeats": "0"})
+
+
+@pytest.mark.data
 def test_quick_run_on_tatoeba_and_flores(tmp_path, data_dir):
     metrics = workflow.train(tmp_path, data_dir=data_dir, epochs=1, quick=True)
     assert metrics["train_pairs"] == workflow.QUICK_TRAIN_PAIRS

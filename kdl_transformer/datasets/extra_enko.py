@@ -9,11 +9,17 @@ Rows with an empty side are dropped; repeated pairs are kept once; and every pai
 English *or* Korean side matches a sentence of the evaluation sets passed as `exclude`
 is removed. Matching ignores case, spacing and punctuation (`match_key`), so that
 "what happened ?" (XPersona's tokenized English) matches Tatoeba's "What happened?".
+
+`tidy=True` brings the pairs closer to Tatoeba's style (`tidy_pair`): XPersona's tokenized
+English is detokenized ("i 'm fine ." -> "i'm fine."), curly apostrophes become straight ones
+(StyleKQC's "don’t" -> "don't"), and Korean without final punctuation
+(all of StyleKQC) gets the English sentence's ("?" or ".").
 """
 
 import csv
 import dataclasses
 import os
+import re
 import unicodedata
 from pathlib import Path
 
@@ -47,6 +53,25 @@ class ExtraEnKoData:
 def match_key(text):
     """Comparison key: NFC, lowercase, letters and digits only ("What happened?" -> "whathappened")."""
     return "".join(ch for ch in unicodedata.normalize("NFC", text).lower() if ch.isalnum())
+
+
+# Tokenized English: a space before punctuation and clitics ("i 'm", "do n't", "great .").
+_SPACE_BEFORE = re.compile(r" (?=[.,!?;:%)]|n't\b|'(?:s|m|re|ve|ll|d)\b)", re.IGNORECASE)
+_FINAL_PUNCTUATION = ".?!…~\"')"
+
+
+def tidy_pair(english, korean):
+    """One pair in Tatoeba's style: detokenized English, Korean ending in punctuation.
+
+    >>> tidy_pair("i do n't know , do you ?", "몰라 너는 알아")
+    ("i don't know, do you?", '몰라 너는 알아?')
+    >>> tidy_pair("Don\u2019t wait.", "기다리지 마")
+    ("Don't wait.", '기다리지 마.')
+    """
+    english = _SPACE_BEFORE.sub("", english.replace("\u2019", "'"))
+    if korean and korean[-1] not in _FINAL_PUNCTUATION:
+        korean += "?" if english.endswith("?") else "!" if english.endswith("!") else "."
+    return english, korean
 
 
 def _find_folder(path, data_dir):
@@ -101,7 +126,7 @@ def _exclusion_keys(exclude):
     return keys
 
 
-def load_extra_enko(path=None, exclude=(), files=None, on_bad_lines="error", data_dir=None):
+def load_extra_enko(path=None, exclude=(), files=None, on_bad_lines="error", data_dir=None, tidy=False):
     """Load the optional extra English-Korean pairs, minus anything in `exclude`.
 
     Args:
@@ -111,6 +136,7 @@ def load_extra_enko(path=None, exclude=(), files=None, on_bad_lines="error", dat
         files: optional iterable of file names to read (default: every `*.tsv`).
         on_bad_lines: `"error"` or `"skip"`.
         data_dir: folder of datasets; default `$KDL_DATA_DIR`.
+        tidy: rewrite each pair with `tidy_pair` (the translator trains on tidied pairs).
 
     Returns:
         `ExtraEnKoData` (pairs in file-name order, then file order).
@@ -141,6 +167,8 @@ def load_extra_enko(path=None, exclude=(), files=None, on_bad_lines="error", dat
             if not en or not ko:
                 result.empty_rows += 1
                 continue
+            if tidy:
+                en, ko = tidy_pair(en, ko)
             if (en, ko) in seen:
                 result.duplicates += 1
                 continue

@@ -60,7 +60,8 @@ def load_splits(config, data_dir=None, quick=False):
     Returns:
         dict "train", "validation", "test" -> lists of (english, korean); for Tatoeba the
         split is by English sentence, and `config.extra_data` adds the extra pairs to "train"
-        (minus anything that matches a validation, test or FLORES sentence).
+        (tidied, minus anything that matches a validation, test or FLORES sentence) after
+        `config.tatoeba_repeats` copies of the Tatoeba training pairs.
     """
     if config.dataset == "synthetic":
         from kdl_transformer.datasets import make_translation_pairs
@@ -81,7 +82,8 @@ def load_splits(config, data_dir=None, quick=False):
             from kdl_transformer.datasets import load_extra_enko, load_flores_eng_kor
 
             exclude = data.val + data.test + load_flores_eng_kor(data_dir=data_dir)
-            splits["train"] += load_extra_enko(exclude=exclude, data_dir=data_dir).pairs
+            extra = load_extra_enko(exclude=exclude, data_dir=data_dir, tidy=True).pairs
+            splits["train"] = splits["train"] * config.tatoeba_repeats + extra
     if quick:
         splits["train"] = splits["train"][:QUICK_TRAIN_PAIRS]
         splits["validation"] = splits["validation"][: QUICK_TRAIN_PAIRS // 4]
