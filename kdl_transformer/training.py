@@ -183,10 +183,12 @@ class BestEpochsAverage(keras.callbacks.Callback):
     Averaging the weights of a few good checkpoints (Vaswani et al. 2017 averaged the last 5 or
     20) lands in a flatter, better-generalising point than any single one, for free: no extra
     training, one extra validation pass. Each epoch that ranks among the `k` best by `monitor`
-    so far has its weights written to `RUN_DIR/best_epochs/` (so an interrupted run keeps them);
-    when training ends, their mean is validated on `validation_data` and, where it beats the
-    best single epoch, becomes the model's weights and `model.keras`. The outcome is recorded
-    under "checkpoint_average" in metrics.json; the folder is then removed.
+    so far has its weights written to `RUN_DIR/best_epochs/`, before BackupAndRestore counts
+    the epoch as done (put this callback first), so that a resumed run still has every
+    session's candidates. `finish()`, called once training has ended, validates the best of
+    them and their mean on `validation_data`; the better one becomes the model's weights and
+    `model.keras`. The outcome is recorded under "checkpoint_average" in metrics.json; the
+    folder is then removed.
 
     Args:
         run_dir: `RunDir` of the run.
@@ -229,26 +231,32 @@ class BestEpochsAverage(keras.callbacks.Callback):
             del self.kept[worst]
         self.index_path.write_text(json.dumps(self.kept))
 
-    def on_train_end(self, logs=None):
+    def finish(self):
+        """After training: keep the better of the best epoch and the average; clean up."""
         if len(self.kept) >= 2:
             self._average()
         shutil.rmtree(self.folder, ignore_errors=True)
 
+    def _load_epoch(self, epoch):
+        self.model.load_weights(self.folder / f"epoch_{epoch:04d}.weights.h5")
+        return self.model.get_weights()
+
     def _average(self):
-        best_weights = self.model.get_weights()  # EarlyStopping restored the best epoch
+        # The best epoch of all sessions: after a resume, EarlyStopping and ModelCheckpoint
+        # only know the epochs of the last session.
+        best_epoch = (min if self.mode == "min" else max)(self.kept, key=self.kept.get)
+        best_weights = self._load_epoch(best_epoch)
         best_value = self._validate()
         total = None
         for epoch in self.kept:
-            self.model.load_weights(self.folder / f"epoch_{epoch:04d}.weights.h5")
-            weights = self.model.get_weights()
+            weights = self._load_epoch(epoch)
             total = weights if total is None else [t + w for t, w in zip(total, weights)]
         self.model.set_weights([t / len(self.kept) for t in total])
         average_value = self._validate()
         used = self._better(average_value, best_value)
-        if used:
-            self.model.save(self.run_dir.model_path)
-        else:
+        if not used:
             self.model.set_weights(best_weights)
+        self.model.save(self.run_dir.model_path)
         self.run_dir.update_metrics(checkpoint_average={
             "epochs": sorted(e + 1 for e in self.kept),
             f"average_{self.monitor}": round(average_value, 5),
@@ -312,7 +320,10 @@ def fit(
         model.load_weights(run_dir.model_path)
         return run_dir.read_json("history.json")
     json_history = _JsonHistory(run_dir)
+    # The averaging candidates are saved first, before BackupAndRestore marks an epoch as done.
+    averager = BestEpochsAverage(run_dir, val_ds, average_best, monitor, mode) if average_best else None
     callbacks = [
+        *([averager] if averager else []),
         keras.callbacks.BackupAndRestore(str(run_dir.backup_dir)),
         json_history,
         keras.callbacks.EarlyStopping(
@@ -324,8 +335,6 @@ def fit(
         keras.callbacks.TensorBoard(str(run_dir.tensorboard_dir)),
         *extra_callbacks,
     ]
-    if average_best:  # after EarlyStopping, so that its on_train_end restores the best first
-        callbacks.append(BestEpochsAverage(run_dir, val_ds, average_best, monitor, mode))
     model.fit(
         train_ds,
         validation_data=val_ds,
@@ -335,6 +344,8 @@ def fit(
         steps_per_epoch=steps_per_epoch,
         shuffle=False,  # datasets arrive shuffled by their own pipeline
     )
+    if averager:  # the best epoch of every session, or the average of the best ones
+        averager.finish()
     history = json_history.history
     if not run_dir.model_path.exists():  # e.g. every epoch was already done before a resume
         model.save(run_dir.model_path)

@@ -124,3 +124,27 @@ def test_best_epochs_average_keeps_the_mean_of_the_k_best_epochs_if_it_validates
 def test_best_epochs_average_needs_two_epochs(tmp_path):
     with pytest.raises(ValueError, match="at least 2"):
         training.BestEpochsAverage(training.RunDir(tmp_path), data(), k=1)
+
+
+def test_best_epochs_average_survives_an_interruption(tmp_path):
+    # The two best epochs (offsets +1 and -1) both run before the interruption; the resumed
+    # session must still average them, from the weights kept on disk in best_epochs/.
+    optimum, direction = np.ones(4, "float32"), np.array([1, -1, 1, 0], "float32")
+    points = [optimum + offset * direction for offset in (1.0, -1.0, 2.0, -2.0)]
+
+    def run(extra):
+        model = tiny_model()
+        model.compile(optimizer=keras.optimizers.SGD(0.0), loss="mse")
+        training.fit(model, data(), data(), tmp_path, epochs=len(points), patience=10, verbose=0,
+                     extra_callbacks=[_SetWeightsEachEpoch(points), *extra], average_best=2)
+        return model
+
+    with pytest.raises(Interrupt):
+        run([InterruptAfterEpoch(1)])
+    assert len(list((tmp_path / "best_epochs").glob("*.weights.h5"))) == 2
+    recorder = RecordEpochs()
+    model = run([recorder])
+    assert recorder.epochs == [2, 3]
+    outcome = training.RunDir(tmp_path).read_json("metrics.json")["checkpoint_average"]
+    assert outcome["epochs"] == [1, 2] and outcome["used"] is True
+    np.testing.assert_allclose(model.get_weights()[0][:, 0], optimum, atol=1e-6)
