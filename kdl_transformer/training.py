@@ -177,6 +177,34 @@ class _JsonHistory(keras.callbacks.Callback):
         self.run_dir.write_json("history.json", self.history)
 
 
+class _ResumeBest(keras.callbacks.Callback):
+    """On a resumed run, gives EarlyStopping and ModelCheckpoint the best epoch so far.
+
+    Keras callbacks start every `fit` afresh: without this, the first epoch after a resume
+    would overwrite `model.keras` even when worse than the best epoch before the interruption,
+    EarlyStopping would restore the best epoch of the last session only, and its patience
+    would start again. Put it after both callbacks.
+    """
+
+    def __init__(self, run_dir, early_stopping, checkpoint, monitor, mode):
+        super().__init__()
+        self.run_dir, self.early_stopping, self.checkpoint = run_dir, early_stopping, checkpoint
+        self.monitor, self.mode = monitor, mode
+
+    def on_train_begin(self, logs=None):
+        done = getattr(self.model, "_initial_epoch", None) or 0
+        values = self.run_dir.read_json("history.json", default={}).get(self.monitor, [])[:done]
+        if not values or not self.run_dir.model_path.exists():
+            return
+        best_epoch = (min if self.mode == "min" else max)(range(done), key=values.__getitem__)
+        self.checkpoint.best = self.early_stopping.best = values[best_epoch]
+        self.early_stopping.best_epoch = best_epoch
+        self.early_stopping.wait = done - 1 - best_epoch
+        self.early_stopping.best_weights = keras.saving.load_model(
+            self.run_dir.model_path, compile=False
+        ).get_weights()
+
+
 class BestEpochsAverage(keras.callbacks.Callback):
     """Checkpoint averaging: the mean of the weights of the `k` best epochs, if it validates better.
 
@@ -322,16 +350,19 @@ def fit(
     json_history = _JsonHistory(run_dir)
     # The averaging candidates are saved first, before BackupAndRestore marks an epoch as done.
     averager = BestEpochsAverage(run_dir, val_ds, average_best, monitor, mode) if average_best else None
+    early_stopping = keras.callbacks.EarlyStopping(
+        monitor=monitor, mode=mode, patience=patience, restore_best_weights=True
+    )
+    checkpoint = keras.callbacks.ModelCheckpoint(
+        str(run_dir.model_path), monitor=monitor, mode=mode, save_best_only=True
+    )
     callbacks = [
         *([averager] if averager else []),
         keras.callbacks.BackupAndRestore(str(run_dir.backup_dir)),
         json_history,
-        keras.callbacks.EarlyStopping(
-            monitor=monitor, mode=mode, patience=patience, restore_best_weights=True
-        ),
-        keras.callbacks.ModelCheckpoint(
-            str(run_dir.model_path), monitor=monitor, mode=mode, save_best_only=True
-        ),
+        early_stopping,
+        checkpoint,
+        _ResumeBest(run_dir, early_stopping, checkpoint, monitor, mode),
         keras.callbacks.TensorBoard(str(run_dir.tensorboard_dir)),
         *extra_callbacks,
     ]

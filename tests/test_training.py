@@ -148,3 +148,24 @@ def test_best_epochs_average_survives_an_interruption(tmp_path):
     outcome = training.RunDir(tmp_path).read_json("metrics.json")["checkpoint_average"]
     assert outcome["epochs"] == [1, 2] and outcome["used"] is True
     np.testing.assert_allclose(model.get_weights()[0][:, 0], optimum, atol=1e-6)
+
+
+def test_a_resumed_run_keeps_the_best_epoch_and_the_patience_of_the_first_session(tmp_path):
+    optimum, direction = np.ones(4, "float32"), np.array([1, -1, 1, 0], "float32")
+    points = [optimum + offset * direction for offset in (1.0, 0.5, 2.0, 3.0)]  # best: epoch 2
+
+    def run(extra):
+        model = tiny_model()
+        model.compile(optimizer=keras.optimizers.SGD(0.0), loss="mse")
+        training.fit(model, data(), data(), tmp_path, epochs=len(points), patience=1, verbose=0,
+                     extra_callbacks=[_SetWeightsEachEpoch(points), *extra])
+        return model
+
+    with pytest.raises(Interrupt):
+        run([InterruptAfterEpoch(1)])
+    recorder = RecordEpochs()
+    model = run([recorder])
+    assert recorder.epochs == [2]  # epoch 3 is worse than epoch 2: patience 1 is used up
+    np.testing.assert_allclose(model.get_weights()[0][:, 0], points[1], atol=1e-6)
+    saved = keras.saving.load_model(tmp_path / "model.keras").get_weights()[0][:, 0]
+    np.testing.assert_allclose(saved, points[1], atol=1e-6)  # not overwritten by epoch 3
