@@ -183,23 +183,25 @@ class _ResumeBest(keras.callbacks.Callback):
     Keras callbacks start every `fit` afresh: without this, the first epoch after a resume
     would overwrite `model.keras` even when worse than the best epoch before the interruption,
     EarlyStopping would restore the best epoch of the last session only, and its patience
-    would start again. Put it after both callbacks.
+    would start again. Put it after both callbacks and after the `_JsonHistory`, whose
+    `history` then holds the finished epochs of the earlier sessions.
     """
 
-    def __init__(self, run_dir, early_stopping, checkpoint, monitor, mode):
+    def __init__(self, run_dir, json_history, early_stopping, checkpoint, monitor, mode):
         super().__init__()
-        self.run_dir, self.early_stopping, self.checkpoint = run_dir, early_stopping, checkpoint
+        self.run_dir, self.json_history = run_dir, json_history
+        self.early_stopping, self.checkpoint = early_stopping, checkpoint
         self.monitor, self.mode = monitor, mode
 
     def on_train_begin(self, logs=None):
-        done = getattr(self.model, "_initial_epoch", None) or 0
-        values = self.run_dir.read_json("history.json", default={}).get(self.monitor, [])[:done]
+        values = self.json_history.history.get(self.monitor, [])  # empty unless resumed
         if not values or not self.run_dir.model_path.exists():
             return
-        best_epoch = (min if self.mode == "min" else max)(range(done), key=values.__getitem__)
+        pick = min if self.mode == "min" else max
+        best_epoch = pick(range(len(values)), key=values.__getitem__)
         self.checkpoint.best = self.early_stopping.best = values[best_epoch]
         self.early_stopping.best_epoch = best_epoch
-        self.early_stopping.wait = done - 1 - best_epoch
+        self.early_stopping.wait = len(values) - 1 - best_epoch
         self.early_stopping.best_weights = keras.saving.load_model(
             self.run_dir.model_path, compile=False
         ).get_weights()
@@ -273,13 +275,11 @@ class BestEpochsAverage(keras.callbacks.Callback):
         # The best epoch of all sessions: after a resume, EarlyStopping and ModelCheckpoint
         # only know the epochs of the last session.
         best_epoch = (min if self.mode == "min" else max)(self.kept, key=self.kept.get)
-        best_weights = self._load_epoch(best_epoch)
+        weights = {epoch: self._load_epoch(epoch) for epoch in self.kept}
+        best_weights = weights[best_epoch]
+        self.model.set_weights(best_weights)
         best_value = self._validate()
-        total = None
-        for epoch in self.kept:
-            weights = self._load_epoch(epoch)
-            total = weights if total is None else [t + w for t, w in zip(total, weights)]
-        self.model.set_weights([t / len(self.kept) for t in total])
+        self.model.set_weights([sum(arrays) / len(weights) for arrays in zip(*weights.values())])
         average_value = self._validate()
         used = self._better(average_value, best_value)
         if not used:
@@ -362,7 +362,7 @@ def fit(
         json_history,
         early_stopping,
         checkpoint,
-        _ResumeBest(run_dir, early_stopping, checkpoint, monitor, mode),
+        _ResumeBest(run_dir, json_history, early_stopping, checkpoint, monitor, mode),
         keras.callbacks.TensorBoard(str(run_dir.tensorboard_dir)),
         *extra_callbacks,
     ]
