@@ -28,7 +28,8 @@ class MultiHeadAttention(keras.layers.Layer):
         key_dim: int, width of each head's queries and keys (and values).
         dropout: float, dropout rate on the attention weights.
         use_bias: bool, whether the projections have biases.
-        kernel_initializer: initializer for the projection kernels.
+        kernel_initializer: initializer for the projection kernels; each of the four
+            projections gets its own copy (`clone_initializer`), so their kernels differ.
 
     Call arguments:
         query: (batch, query_length, dim).
@@ -72,7 +73,7 @@ class MultiHeadAttention(keras.layers.Layer):
             equation,
             output_shape=output_shape,
             bias_axes=bias_axes if self.use_bias else None,
-            kernel_initializer=self.kernel_initializer,
+            kernel_initializer=clone_initializer(self.kernel_initializer),
             dtype=self.dtype_policy,
             name=name,
         )
@@ -143,6 +144,17 @@ class MultiHeadAttention(keras.layers.Layer):
             }
         )
         return config
+
+
+def clone_initializer(initializer):
+    """A fresh instance of `initializer`, for one sublayer.
+
+    An unseeded Keras 3 initializer draws its seed once, when it is created, so one instance
+    handed to several sublayers gives them identical kernels (four equal projections here).
+    A new instance from the same config draws its own seed, and
+    `keras.utils.set_random_seed` still makes the whole model reproducible.
+    """
+    return initializer.__class__.from_config(initializer.get_config())
 
 
 def head_width(embed_dim, num_heads):
