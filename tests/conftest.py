@@ -31,3 +31,13 @@ def data_dir():
             pytest.fail(message + " but KDL_REQUIRE_DATA=1 requires them")
         pytest.skip(message)
     return Path(path)
+
+
+@pytest.fixture
+def global_dtype_policy():
+    """Set a global Keras dtype policy for one test: `global_dtype_policy("mixed_bfloat16")`."""
+    import keras
+
+    previous = keras.config.dtype_policy()
+    yield keras.config.set_dtype_policy
+    keras.config.set_dtype_policy(previous)

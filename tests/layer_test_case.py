@@ -1,8 +1,10 @@
 """One helper that runs the standard checks every layer must pass.
 
-Modelled on keras-hub's `run_layer_test`: config and JSON round trip, build,
-symbolic call, eager call, output shape and dtype, and one `fit` step that
-changes the weights.
+Modelled on keras-hub's `run_layer_test` and `run_precision_test`: config and
+JSON round trip, build, symbolic call, eager call, output shape and dtype, one
+`fit` step that changes the weights, and the same layer under the
+`mixed_float16` and `mixed_bfloat16` policies. Backend-neutral: the layer
+tests also run under `KERAS_BACKEND=jax`.
 """
 
 import json
@@ -29,6 +31,7 @@ def run_layer_test(
     expected_output_dtype="float32",
     call_kwargs=None,
     run_training_step=True,
+    run_precision_checks=True,
 ):
     """Run the standard layer checks.
 
@@ -41,6 +44,7 @@ def run_layer_test(
         expected_output_dtype: the output's dtype.
         call_kwargs: extra non-tensor call arguments.
         run_training_step: run one SGD step and check every trainable weight moved.
+        run_precision_checks: also run `run_precision_test`.
     """
     call_kwargs = call_kwargs or {}
     inputs = _as_inputs(input_data)
@@ -91,4 +95,26 @@ def run_layer_test(
         after = model.get_weights()
         moved = [not np.allclose(a, b) for a, b in zip(before, after)]
         assert any(moved), "one fit step changed no weight"
+    if run_precision_checks:
+        run_precision_test(layer_cls, init_kwargs, input_data, call_kwargs)
     return layer
+
+
+MIXED_POLICIES = ("mixed_float16", "mixed_bfloat16")
+
+
+def run_precision_test(layer_cls, init_kwargs, input_data, call_kwargs=None):
+    """The layer under each mixed policy: float32 variables, outputs in the compute dtype, finite."""
+    inputs = _as_inputs(input_data)
+    for policy in MIXED_POLICIES:
+        layer = layer_cls(**init_kwargs, dtype=policy)
+        outputs = _call(layer, inputs, call_kwargs or {})
+        compute_dtype = keras.DTypePolicy(policy).compute_dtype
+        for variable in layer.weights:
+            assert variable.dtype == "float32", f"{policy}: {variable.path} is {variable.dtype}"
+        for output in keras.tree.flatten(outputs):
+            assert keras.backend.standardize_dtype(output.dtype) == compute_dtype, (
+                f"{policy}: an output is {output.dtype}, expected {compute_dtype}"
+            )
+            values = keras.ops.convert_to_numpy(keras.ops.cast(output, "float32"))
+            assert np.all(np.isfinite(values)), f"{policy}: non-finite outputs"

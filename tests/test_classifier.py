@@ -239,3 +239,18 @@ def test_make_config_quick_from_environment_and_overrides(monkeypatch):
     assert workflow.make_config() == ClassifierConfig()
     with pytest.raises(ValueError, match="no field 'width'"):
         workflow.make_config(overrides={"width": "3"})
+
+
+@pytest.mark.parametrize("policy", ["mixed_bfloat16", "mixed_float16"])
+def test_head_is_float32_under_mixed_precision(global_dtype_policy, policy):
+    """A bfloat16 sigmoid saturates (probabilities of exactly 0 or 1) and makes BCE coarse."""
+    global_dtype_policy(policy)
+    model = build_classifier(ClassifierConfig.quick())
+    assert model.get_layer("encoder_0").compute_dtype == keras.DTypePolicy(policy).compute_dtype
+    ids = np.array([[12, 7, 3, 0], [5, 9, 0, 0]], "int64")
+    probabilities = model(ids)
+    assert keras.backend.standardize_dtype(probabilities.dtype) == "float32"
+    assert all(weight.dtype == "float32" for weight in model.weights)
+    model.compile(optimizer="adam", loss="binary_crossentropy")
+    loss = model.train_on_batch(ids, np.array([[1.0], [0.0]], "float32"))
+    assert np.isfinite(loss)

@@ -1,5 +1,7 @@
+import keras
 import numpy as np
 import pytest
+from keras import ops
 
 from kdl_transformer.layers import PositionalEmbedding, TransformerDecoder, TransformerEncoder
 from tests.layer_test_case import run_layer_test
@@ -85,3 +87,59 @@ def test_cache_without_index_is_a_clear_error():
     x = np.zeros((1, 1, 8), "float32")
     with pytest.raises(ValueError, match="self_attention_cache_update_index"):
         decoder(x, x, self_attention_cache=decoder.init_self_attention_cache(1, 4))
+
+
+@pytest.mark.parametrize("return_attention_scores", [False, True])
+def test_every_return_mode_works_on_symbolic_inputs(return_attention_scores):
+    target, source = keras.Input((None, 16)), keras.Input((7, 16))
+    decoder = TransformerDecoder(16, 32, 4)
+    outputs = decoder(target, source, return_attention_scores=return_attention_scores)
+    if return_attention_scores:
+        outputs, self_scores, cross_scores = outputs
+        assert self_scores.shape == (None, 4, None, None)
+        assert cross_scores.shape == (None, 4, None, 7)
+    assert outputs.shape == (None, None, 16)
+
+    # Cached step on symbolic caches: (outputs, self cache, cross cache[, scores]).
+    step = keras.Input((1, 16))
+    self_cache, cross_cache = keras.Input((2, 4, 9, 4)), keras.Input((2, 4, 7, 4))
+    results = decoder(
+        step,
+        self_attention_cache=self_cache,
+        self_attention_cache_update_index=0,
+        cross_attention_cache=cross_cache,
+        return_attention_scores=return_attention_scores,
+    )
+    assert len(results) == (5 if return_attention_scores else 3)
+    assert results[0].shape == (None, 1, 16)
+    assert results[1].shape == (None, 2, 4, 9, 4) and results[2].shape == (None, 2, 4, 7, 4)
+    if return_attention_scores:
+        assert results[3].shape == (None, 4, 1, 9) and results[4].shape == (None, 4, 1, 7)
+
+
+@pytest.mark.parametrize("policy, atol", [("mixed_float16", 1e-2), ("mixed_bfloat16", 6e-2)])
+def test_cached_decoding_equals_full_pass_under_mixed_precision(policy, atol):
+    decoder = TransformerDecoder(16, 32, 4, dtype=policy)
+    embedding = PositionalEmbedding(10, 30, 16, dtype=policy)
+    source = rng.normal(size=(2, 5, 16)).astype("float32")
+    source_mask = np.array([[1, 1, 1, 1, 1], [1, 1, 0, 0, 0]], bool)
+    target_ids = rng.integers(1, 30, size=(2, 6))
+    full = decoder(embedding(target_ids), source, encoder_padding_mask=source_mask)
+    compute_dtype = keras.DTypePolicy(policy).compute_dtype
+    assert keras.backend.standardize_dtype(full.dtype) == compute_dtype
+
+    cache = decoder.init_self_attention_cache(2, 6)
+    assert keras.backend.standardize_dtype(cache.dtype) == compute_dtype  # the default
+    cross_cache = decoder.compute_cross_attention_cache(source)
+    for i in range(6):
+        step, cache, cross_cache = decoder(
+            embedding(target_ids[:, i : i + 1], start_index=i),
+            encoder_padding_mask=source_mask,
+            self_attention_cache=cache,
+            self_attention_cache_update_index=i,
+            cross_attention_cache=cross_cache,
+        )
+        step = ops.convert_to_numpy(ops.cast(step[:, 0], "float32"))
+        expected = ops.convert_to_numpy(ops.cast(full[:, i], "float32"))
+        assert np.all(np.isfinite(step))
+        np.testing.assert_allclose(step, expected, atol=atol)

@@ -3,7 +3,11 @@ import numpy as np
 import pytest
 from keras import ops
 
-from kdl_transformer.layers import PositionalEmbedding, SinusoidalPositionalEncoding
+from kdl_transformer.layers import (
+    MaskedGlobalPooling1D,
+    PositionalEmbedding,
+    SinusoidalPositionalEncoding,
+)
 from tests.layer_test_case import run_layer_test
 
 
@@ -54,8 +58,13 @@ def test_positional_embedding_layer_checks(positions):
 
 def test_positional_embedding_propagates_padding_mask():
     ids = np.array([[3, 4, 0, 0], [5, 6, 7, 0]])
-    outputs = PositionalEmbedding(6, 20, 8)(ids)
-    np.testing.assert_array_equal(outputs._keras_mask, ids != 0)
+    layer = PositionalEmbedding(6, 20, 8)
+    np.testing.assert_array_equal(layer.compute_mask(ids), ids != 0)
+    tokens = keras.Input((None,), dtype="int32")
+    embedded = layer(tokens)
+    pooled = MaskedGlobalPooling1D("mean")(embedded)  # reads the mask through `mask=`
+    mean = keras.Model(tokens, [embedded, pooled]).predict(ids, verbose=0)
+    np.testing.assert_allclose(mean[1][0], mean[0][0, :2].mean(0), atol=1e-6)
     assert PositionalEmbedding(6, 20, 8, mask_zero=False).compute_mask(ids) is None
 
 

@@ -8,12 +8,17 @@ do I contain?", and the softmax-normalised similarities decide how much of each
 value flows into the output.
 """
 
+import keras
 from keras import ops
 
 
 def large_negative_number(dtype):
-    """A value whose exp() is exactly 0 in `dtype`, yet that avoids inf - inf = NaN."""
-    if dtype in ("float16", "bfloat16"):
+    """A value whose exp() is exactly 0 in `dtype`, finite in `dtype` (so no inf - inf = NaN).
+
+    -1e9 overflows float16 (largest finite value 65504) to -inf; -3e4 fits float16 and
+    bfloat16 alike, and exp(-3e4) is 0 in every float type.
+    """
+    if keras.backend.standardize_dtype(dtype) in ("float16", "bfloat16"):
         return -3e4
     return -1e9
 
@@ -35,7 +40,9 @@ def scaled_dot_product_attention(query, key, value, mask=None, dropout=None, tra
 
     Returns:
         `(output, weights)`: output (..., query_length, value_dim) and
-        weights (..., query_length, key_length), each row summing to 1.
+        weights (..., query_length, key_length), each row summing to 1, both in the
+        dtype of `query`. Under mixed precision the softmax itself runs in float32, so
+        the sum over the keys does not lose the small weights.
 
     Example:
 
@@ -48,10 +55,11 @@ def scaled_dot_product_attention(query, key, value, mask=None, dropout=None, tra
     scale = ops.cast(1.0 / ops.sqrt(ops.cast(key_dim, "float32")), query.dtype)
     scores = ops.matmul(query * scale, ops.swapaxes(key, -1, -2))  # (..., Tq, Tk)
     if mask is not None:
-        # Add a large negative number where the mask is 0: exp() of it is exactly 0.
-        blocked = 1.0 - ops.cast(mask, scores.dtype)
-        scores = scores + blocked * large_negative_number(scores.dtype)
-    weights = ops.softmax(scores, axis=-1)  # (..., Tq, Tk)
+        # A large negative number where the mask is 0: exp() of it is exactly 0.
+        blocked = ops.cast(large_negative_number(scores.dtype), scores.dtype)
+        scores = ops.where(ops.cast(mask, "bool"), scores, blocked)
+    weights = ops.softmax(ops.cast(scores, "float32"), axis=-1)  # (..., Tq, Tk)
+    weights = ops.cast(weights, query.dtype)
     attended = weights if dropout is None else dropout(weights, training=training)
     output = ops.matmul(attended, value)  # (..., Tq, dv)
     return output, weights

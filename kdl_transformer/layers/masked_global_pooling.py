@@ -3,6 +3,8 @@
 import keras
 from keras import ops
 
+from kdl_transformer.layers.attention import large_negative_number
+
 POOLINGS = ("max", "mean", "mean_max")
 
 
@@ -47,7 +49,7 @@ class MaskedGlobalPooling1D(keras.layers.Layer):
             count = ops.maximum(ops.sum(weights, axis=1), 1.0)  # (B, 1)
             pooled.append(total / count)
         if self.mode in ("max", "mean_max"):
-            lowest = ops.cast(-1e9, inputs.dtype)
+            lowest = ops.cast(large_negative_number(inputs.dtype), inputs.dtype)
             largest = ops.max(ops.where(mask, inputs, lowest), axis=1)  # (B, C)
             any_token = ops.any(mask, axis=1)  # (B, 1)
             pooled.append(ops.where(any_token, largest, 0.0))

@@ -42,18 +42,15 @@ def merge_masks(*masks):
     return merged
 
 
-def implicit_mask(tensor):
-    """The padding mask Keras attached to `tensor` (by `mask_zero=True` embeddings), or None."""
-    return getattr(tensor, "_keras_mask", None)
+def without_keras_mask(tensor, mask):
+    """`tensor` as a new tensor that carries no Keras mask, when it may carry one (`mask`).
 
-
-def strip_mask(tensor):
-    """A copy of `tensor` without its Keras mask.
-
-    Layers that consume the mask themselves call this before handing the
-    tensor to sublayers that do not support masking, so Keras does not warn
-    that those sublayers "will destroy the mask".
+    Keras hands a layer the mask of its inputs through the public route, the `mask=` (or
+    `<argument>_mask=`) call argument. A block that consumes that mask itself, as an
+    attention mask, passes its sublayers a mask-free copy (`ops.copy`, free inside a
+    compiled graph); otherwise sublayers that do not support masking (the projections of
+    multi-head attention) would warn that they "will destroy the mask".
     """
-    if tensor is None or implicit_mask(tensor) is None:
+    if tensor is None or mask is None:
         return tensor
     return ops.copy(tensor)

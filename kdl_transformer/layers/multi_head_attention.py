@@ -16,6 +16,10 @@ class MultiHeadAttention(keras.layers.Layer):
     The projection weights have the same shapes as those of
     `keras.layers.MultiHeadAttention`, so weights can be copied across.
 
+    Masking: only through `attention_mask`. This layer does not read the
+    implicit Keras masks of its inputs; the encoder and decoder blocks turn
+    their padding masks into `attention_mask` before calling it.
+
     Caching: for autoregressive decoding pass `cache` of shape
     (batch, 2, num_heads, max_length, key_dim) (keys at index 0, values at 1).
     With `cache_update_index`, the keys/values of the new query tokens are
@@ -44,9 +48,10 @@ class MultiHeadAttention(keras.layers.Layer):
         training: bool, enables dropout.
 
     Returns:
-        `(output, scores, cache)`: output (batch, query_length, dim),
-        scores (batch, num_heads, query_length, key_length), and the updated
-        cache (None when no cache was given).
+        `(output, scores)`: output (batch, query_length, dim) and scores
+        (batch, num_heads, query_length, key_length); with a `cache`,
+        `(output, scores, cache)`, the cache updated (or returned as given
+        for precomputed cross-attention keys/values).
 
     References:
         - [Vaswani et al., 2017](https://arxiv.org/abs/1706.03762)
@@ -130,7 +135,22 @@ class MultiHeadAttention(keras.layers.Layer):
             dropout=self.dropout_layer,
             training=training,
         )  # (B, H, Tq, k), (B, H, Tq, Tk)
-        return self.output_dense(output), scores, cache
+        output = self.output_dense(output)  # (B, Tq, D)
+        return (output, scores) if cache is None else (output, scores, cache)
+
+    def compute_output_spec(self, query, value=None, key=None, cache=None, **kwargs):
+        """Symbolic outputs, as `call` returns them, so the layer works on `keras.Input`s."""
+        value = query if value is None else value
+        key = value if key is None else key
+        key_length = key.shape[1] if cache is None else cache.shape[3]
+        batch, query_length = query.shape[0], query.shape[1]
+        output = keras.KerasTensor(query.shape, dtype=self.compute_dtype)
+        scores = keras.KerasTensor(
+            (batch, self.num_heads, query_length, key_length), dtype=self.compute_dtype
+        )
+        if cache is None:
+            return output, scores
+        return output, scores, keras.KerasTensor(cache.shape, dtype=cache.dtype)
 
     def get_config(self):
         config = super().get_config()

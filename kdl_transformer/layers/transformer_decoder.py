@@ -21,8 +21,8 @@ class TransformerDecoder(keras.layers.Layer):
     Masking: self-attention is causal (position i sees positions <= i) and
     skips padded target tokens; cross-attention skips padded *source* tokens,
     using the encoder's padding mask, so source and target lengths are
-    independent. Explicit masks win over the Keras masks attached to the
-    inputs.
+    independent. Explicit masks win over the implicit Keras masks of the
+    inputs (which Keras passes as `decoder_inputs_mask` / `encoder_outputs_mask`).
 
     Caching: decoding one token at a time, pass `self_attention_cache`
     (from `init_self_attention_cache`) and `self_attention_cache_update_index`
@@ -45,6 +45,9 @@ class TransformerDecoder(keras.layers.Layer):
             `cross_attention_cache` is given.
         decoder_padding_mask: optional (batch, target_length).
         encoder_padding_mask: optional (batch, source_length).
+        decoder_inputs_mask, encoder_outputs_mask: the implicit Keras masks of
+            the two inputs; Keras fills them in, and the explicit masks above
+            win over them.
         self_attention_cache: optional (batch, 2, heads, max_length, key_dim).
         self_attention_cache_update_index: int or int tensor.
         cross_attention_cache: optional (batch, 2, heads, source_length, key_dim).
@@ -112,9 +115,13 @@ class TransformerDecoder(keras.layers.Layer):
             self.norms.append(norm)
         self.residual_dropout = keras.layers.Dropout(self.dropout, dtype=dtype)
 
-    def init_self_attention_cache(self, batch_size, max_length, dtype="float32"):
-        """Zeros shaped (batch, 2, heads, max_length, key_dim): an empty self-attention cache."""
-        return ops.zeros((batch_size, 2, self.num_heads, max_length, self.key_dim), dtype=dtype)
+    def init_self_attention_cache(self, batch_size, max_length, dtype=None):
+        """Zeros shaped (batch, 2, heads, max_length, key_dim): an empty self-attention cache.
+
+        `dtype` defaults to the layer's compute dtype (bfloat16 under `mixed_bfloat16`).
+        """
+        shape = (batch_size, 2, self.num_heads, max_length, self.key_dim)
+        return ops.zeros(shape, dtype=dtype or self.compute_dtype)
 
     def compute_cross_attention_cache(self, encoder_outputs):
         """Cross-attention keys/values, (batch, 2, heads, source_length, key_dim), once per sentence."""
@@ -139,13 +146,17 @@ class TransformerDecoder(keras.layers.Layer):
         cross_attention_cache=None,
         training=None,
         return_attention_scores=False,
+        decoder_inputs_mask=None,
+        encoder_outputs_mask=None,
     ):
+        # Explicit masks win; else the implicit Keras masks, which Keras hands over as
+        # `<argument>_mask`. Both are consumed here, so the sublayers get mask-free copies.
         if decoder_padding_mask is None:
-            decoder_padding_mask = masking.implicit_mask(decoder_inputs)
-        if encoder_padding_mask is None and encoder_outputs is not None:
-            encoder_padding_mask = masking.implicit_mask(encoder_outputs)
-        decoder_inputs = masking.strip_mask(decoder_inputs)  # masks are consumed here
-        encoder_outputs = masking.strip_mask(encoder_outputs)
+            decoder_padding_mask = decoder_inputs_mask
+        if encoder_padding_mask is None:
+            encoder_padding_mask = encoder_outputs_mask
+        decoder_inputs = masking.without_keras_mask(decoder_inputs, decoder_padding_mask)
+        encoder_outputs = masking.without_keras_mask(encoder_outputs, encoder_padding_mask)
         use_cache = self_attention_cache is not None
         if use_cache and self_attention_cache_update_index is None:
             raise ValueError(
@@ -168,7 +179,7 @@ class TransformerDecoder(keras.layers.Layer):
                 masking.causal_mask(target_length, target_length)[None, None],  # (1, 1, T, T)
                 masking.key_padding_mask(decoder_padding_mask),  # (B, 1, 1, T)
             )
-        x, self_scores, self_attention_cache = self._residual(
+        x, self_scores, *updated_cache = self._residual(  # the updated cache when decoding
             self.norms[0],
             decoder_inputs,
             lambda y: self.self_attention(
@@ -184,7 +195,7 @@ class TransformerDecoder(keras.layers.Layer):
 
         # Cross-attention over the source, masked with the *source* padding mask.
         cross_mask = masking.key_padding_mask(encoder_padding_mask)  # (B, 1, 1, S)
-        x, cross_scores, _ = self._residual(
+        x, cross_scores, *_ = self._residual(
             self.norms[1],
             x,
             lambda y: self.cross_attention(
@@ -202,7 +213,7 @@ class TransformerDecoder(keras.layers.Layer):
         if use_cache:
             if cross_attention_cache is None:
                 cross_attention_cache = self.compute_cross_attention_cache(encoder_outputs)
-            results = (outputs, self_attention_cache, cross_attention_cache)
+            results = (outputs, updated_cache[0], cross_attention_cache)
         else:
             results = (outputs,)
         if return_attention_scores:
@@ -212,8 +223,39 @@ class TransformerDecoder(keras.layers.Layer):
     def compute_mask(self, decoder_inputs, previous_mask=None):
         return previous_mask
 
-    def compute_output_shape(self, decoder_inputs_shape, *args, **kwargs):
-        return decoder_inputs_shape
+    def compute_output_spec(
+        self,
+        decoder_inputs,
+        encoder_outputs=None,
+        self_attention_cache=None,
+        cross_attention_cache=None,
+        return_attention_scores=False,
+        **kwargs,
+    ):
+        """Symbolic outputs in every return mode (see `call`), for `keras.Input`s."""
+        batch, target_length = decoder_inputs.shape[0], decoder_inputs.shape[1]
+        outputs = keras.KerasTensor(decoder_inputs.shape, dtype=self.compute_dtype)
+        if cross_attention_cache is not None:
+            source_length = cross_attention_cache.shape[3]
+        else:
+            source_length = encoder_outputs.shape[1]
+        results = (outputs,)
+        if self_attention_cache is not None:
+            cross_shape = (batch, 2, self.num_heads, source_length, self.key_dim)
+            results += (
+                keras.KerasTensor(self_attention_cache.shape, dtype=self_attention_cache.dtype),
+                keras.KerasTensor(cross_shape, dtype=self.compute_dtype),
+            )
+        if return_attention_scores:
+            self_length = target_length
+            if self_attention_cache is not None:
+                self_length = self_attention_cache.shape[3]
+            scores = (batch, self.num_heads, target_length)
+            results += (
+                keras.KerasTensor(scores + (self_length,), dtype=self.compute_dtype),
+                keras.KerasTensor(scores + (source_length,), dtype=self.compute_dtype),
+            )
+        return results[0] if len(results) == 1 else results
 
     def get_config(self):
         config = super().get_config()

@@ -30,9 +30,10 @@ class TransformerEncoder(keras.layers.Layer):
     which trains more stably for deep stacks.
 
     Masking: padded tokens are excluded as attention keys. The padding mask
-    comes from `padding_mask` when given, else from the Keras mask attached
-    to `inputs` (e.g. by `PositionalEmbedding(mask_zero=True)`); the mask is
-    passed on to the next layer.
+    comes from `padding_mask` when given, else from the implicit Keras mask of
+    `inputs` (e.g. from `PositionalEmbedding(mask_zero=True)`), which Keras
+    passes as the `mask` call argument; the mask is passed on to the next
+    layer.
 
     Args:
         embed_dim: int, width of inputs and outputs.
@@ -46,6 +47,7 @@ class TransformerEncoder(keras.layers.Layer):
     Call arguments:
         inputs: (batch, length, embed_dim).
         padding_mask: optional (batch, length), 1/True for real tokens.
+        mask: the implicit Keras mask of `inputs`; Keras fills it in.
         training: bool, enables dropout.
         return_attention_scores: bool; also return the attention weights,
             shaped (batch, num_heads, length, length).
@@ -55,6 +57,14 @@ class TransformerEncoder(keras.layers.Layer):
     >>> encoder = TransformerEncoder(embed_dim=16, dense_dim=32, num_heads=2)
     >>> encoder(keras.random.normal((2, 5, 16))).shape
     (2, 5, 16)
+
+    In a functional model, with the attention maps as a second output:
+
+    >>> tokens = keras.Input((None,), dtype="int32")
+    >>> x = PositionalEmbedding(sequence_length=64, vocab_size=100, embed_dim=16)(tokens)
+    >>> x, scores = encoder(x, return_attention_scores=True)
+    >>> scores.shape
+    (None, 2, None, None)
     """
 
     def __init__(
@@ -99,14 +109,16 @@ class TransformerEncoder(keras.layers.Layer):
         self.feed_forward_norm.build(inputs_shape)
         self.residual_dropout = keras.layers.Dropout(self.dropout, dtype=dtype)
 
-    def call(self, inputs, padding_mask=None, training=None, return_attention_scores=False):
+    def call(
+        self, inputs, padding_mask=None, mask=None, training=None, return_attention_scores=False
+    ):
         if padding_mask is None:
-            padding_mask = masking.implicit_mask(inputs)
-        inputs = masking.strip_mask(inputs)  # the mask is consumed here, as attention_mask
+            padding_mask = mask  # the implicit Keras mask, handed over by Keras
+        inputs = masking.without_keras_mask(inputs, padding_mask)  # consumed here, below
         attention_mask = masking.key_padding_mask(padding_mask)  # (B, 1, 1, T)
 
         x = self.attention_norm(inputs) if self.norm_first else inputs
-        attended, scores, _ = self.attention(
+        attended, scores = self.attention(
             x, x, attention_mask=attention_mask, training=training
         )  # (B, T, D), (B, H, T, T)
         x = inputs + self.residual_dropout(attended, training=training)
@@ -120,8 +132,15 @@ class TransformerEncoder(keras.layers.Layer):
     def compute_mask(self, inputs, mask=None):
         return mask
 
-    def compute_output_shape(self, inputs_shape):
-        return inputs_shape
+    def compute_output_spec(self, inputs, return_attention_scores=False, **kwargs):
+        outputs = keras.KerasTensor(inputs.shape, dtype=self.compute_dtype)
+        if not return_attention_scores:
+            return outputs
+        batch, length = inputs.shape[0], inputs.shape[1]
+        scores = keras.KerasTensor(
+            (batch, self.num_heads, length, length), dtype=self.compute_dtype
+        )
+        return outputs, scores
 
     def get_config(self):
         config = super().get_config()

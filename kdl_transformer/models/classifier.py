@@ -218,7 +218,10 @@ def build_classifier(config):
         x = keras.layers.LayerNormalization(epsilon=1e-5, name="final_norm")(x)
     x = MaskedGlobalPooling1D(config.pooling, name="pooling")(x)  # (B, D) or (B, 2D)
     x = keras.layers.Dropout(config.head_dropout, name="head_dropout")(x)
-    probability = keras.layers.Dense(1, activation="sigmoid", name="probability")(x)  # (B, 1)
+    # The head stays float32 under mixed precision: a bfloat16 sigmoid saturates near 0 and 1.
+    probability = keras.layers.Dense(
+        1, activation="sigmoid", dtype="float32", name="probability"
+    )(x)  # (B, 1)
     return keras.Model(token_ids, probability, name="classifier")
 
 
