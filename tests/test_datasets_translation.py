@@ -1,5 +1,7 @@
 """Tatoeba, FLORES and extra en-ko loaders: tiny made-up files, then the real ones."""
 
+import collections
+
 import pytest
 
 from kdl_transformer.datasets import (
@@ -131,6 +133,23 @@ def test_tidy_is_applied_before_deduplication_and_exclusion(tmp_path):
                           ("what happened?", "뭐야?"), ("Good night.", "잘 자.")]
 
 
+def test_extra_pairs_undo_csv_quoting_but_keep_quotations(tmp_path):
+    # CoCoA-MT's source lines are CSV-quoted; other files quote speech without doubled quotes.
+    folder = write_extra_folder(tmp_path / "quoted", {"q.en-ko.tsv": (
+        'en\tko\n'
+        '"Watch out for the ""Apple Police"" :)"\t"""애플 폴리스"" 조심해 :)"\n'
+        '"Hello," he said.\t"안녕," 그가 말했다.\n'
+        '"Run!"\t"뛰어!"\n'
+        'They were ""perfectly normal"".\t"완전히 정상"이었다.\n'
+    )})
+    assert load_extra_enko(folder).pairs == [
+        ('Watch out for the "Apple Police" :)', '"애플 폴리스" 조심해 :)'),
+        ('"Hello," he said.', '"안녕," 그가 말했다.'),
+        ('"Run!"', '"뛰어!"'),
+        ('They were ""perfectly normal"".', '"완전히 정상"이었다.'),  # not CSV-quoted: as published
+    ]
+
+
 def test_extra_pairs_errors(tmp_path, monkeypatch):
     monkeypatch.delenv("KDL_DATA_DIR", raising=False)
     with pytest.raises(FileNotFoundError, match="KDL_DATA_DIR"):
@@ -151,6 +170,23 @@ def test_match_key_ignores_case_spacing_and_punctuation():
 
 
 # ------------------------------------------------------------------------------ real data
+# Distinct pairs per file of $KDL_DATA_DIR/extra-enko (its README's counts, less repeats).
+EXTRA_FILE_PAIRS = {
+    "cocoa-mt.en-ko.tsv": 800,
+    "comprehensive-rust.en-ko.tsv": 1_683,
+    "gnome-help.en-ko.tsv": 3_458,
+    "jungyeul-jhe.en-ko.tsv": 1_435,
+    "jungyeul-news-devtest.en-ko.tsv": 2_942,
+    "korsts-stsb.en-ko.tsv": 2_551,
+    "minseye-context-aware.en-ko.tsv": 1_733,
+    "mkqa-questions.en-ko.tsv": 4_303,
+    "pawsx-wiki.en-ko.tsv": 7_831,
+    "stylekqc-kosp2e-highconf.en-ko.tsv": 23_197,
+    "ud-pud.en-ko.tsv": 1_000,
+    "xpersona-valid-test.en-ko.tsv": 9_827,
+}
+
+
 @pytest.fixture(scope="module")
 def tatoeba(data_dir):
     return load_tatoeba_kor_eng(data_dir / "kor-eng.zip")
@@ -182,7 +218,18 @@ def test_real_extra_pairs_exclude_evaluation_sets(tatoeba, data_dir):
     flores = load_flores_eng_kor(data_dir / "flores200-devtest-eng-kor")
     evaluation = tatoeba.val + tatoeba.test + flores
     extra = load_extra_enko(data_dir / "extra-enko", exclude=evaluation)
-    assert 30_000 < len(extra.pairs) < 40_000
+    # 63,025 rows in 12 files -> 60,760 distinct pairs (XPersona repeats 2,239 of its lines).
+    # The smallest file has 800 pairs, so a missing file falls under the lower bound, and
+    # broken deduplication (63,025) goes over the upper one.
+    assert 60_000 < len(extra.pairs) < 61_500
+    assert (extra.skipped_lines, extra.empty_rows) == (0, 0)
+    assert 2_200 < extra.duplicates < 2_400
+    per_file = collections.Counter(extra.sources)
+    assert set(per_file) == set(EXTRA_FILE_PAIRS)  # every file is read, none silently skipped
+    for name, pairs in EXTRA_FILE_PAIRS.items():
+        assert 0.97 * pairs <= per_file[name] <= pairs, name
+    assert not any('""' in en or '""' in ko for (en, ko), name in zip(extra.pairs, extra.sources)
+                   if name == "cocoa-mt.en-ko.tsv")  # its CSV-quoted lines are unquoted
     eval_keys = {match_key(s) for pair in evaluation for s in pair}
     assert not any(match_key(en) in eval_keys or match_key(ko) in eval_keys for en, ko in extra.pairs)
     everything = load_extra_enko(data_dir / "extra-enko", exclude=tatoeba.all_pairs)

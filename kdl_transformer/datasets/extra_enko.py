@@ -1,9 +1,12 @@
 """Optional extra English-Korean pairs (`extra-enko/*.tsv`), deduplicated against test sets.
 
-The folder `extra-enko/` (about 36,000 pairs from UD-PUD, a context-aware dialogue test set,
-XPersona and StyleKQC/kosp2e; see its README for provenance and licenses) is not
+The folder `extra-enko/` (12 files, 63,025 rows, 60,760 distinct pairs: UD-PUD, dialogue,
+chit-chat, assistant requests, Wikipedia, captions, search questions, news, desktop help, a
+programming course...; see its README for provenance, licenses and which files are noisy) is not
 downloadable as one file: it is looked for in `path` or in `$KDL_DATA_DIR/extra-enko`.
-Each `*.tsv` has a header row; the columns named `en` and `ko` are the pair.
+Each `*.tsv` has a header row; the columns named `en` and `ko` are the pair. A cell that is
+CSV-quoted in the source (CoCoA-MT: `"... ""Apple Police"" ..."`) is unquoted
+(`unquote_csv_line`, as for FLORES); quotations without doubled quotes are kept.
 
 Rows with an empty side are dropped; repeated pairs are kept once; and every pair whose
 English *or* Korean side matches a sentence of the evaluation sets passed as `exclude`
@@ -24,6 +27,7 @@ import unicodedata
 from pathlib import Path
 
 from kdl_transformer.datasets.files import DATA_DIR_VARIABLE, check_on_bad_lines, report_skipped
+from kdl_transformer.datasets.flores import unquote_csv_line
 from kdl_transformer.text.normalization import normalize_text
 
 EXTRA_DIR_NAME = "extra-enko"
@@ -163,7 +167,7 @@ def load_extra_enko(path=None, exclude=(), files=None, on_bad_lines="error", dat
         report_skipped(file, skipped)
         result.skipped_lines += skipped
         for en, ko in rows:
-            en, ko = normalize_text(en), normalize_text(ko)
+            en, ko = (normalize_text(unquote_csv_line(text.strip())) for text in (en, ko))
             if not en or not ko:
                 result.empty_rows += 1
                 continue
