@@ -58,8 +58,19 @@ def _train(args):
     )
 
 
+def _search_settings(args):
+    """The --beam-size / --length-penalty given; None (absent) means the run's config value."""
+    return {"beam_size": args.beam_size, "length_penalty": args.length_penalty}
+
+
 def _evaluate(args):
-    _print_json(_workflow(args.model).evaluate(args.run_dir, data_dir=args.data_dir, quick=args.quick))
+    settings = {}
+    if args.model == "translator":
+        settings = _search_settings(args)
+    elif args.beam_size is not None or args.length_penalty is not None:
+        raise ValueError("--beam-size and --length-penalty apply to `evaluate translator` only.")
+    workflow = _workflow(args.model)
+    _print_json(workflow.evaluate(args.run_dir, data_dir=args.data_dir, quick=args.quick, **settings))
 
 
 def _export(args):
@@ -79,10 +90,20 @@ def _predict(args):
 
 def _translate(args):
     outputs = _workflow("translator").translate(
-        args.run_dir, args.texts, method=args.method, beam_size=args.beam_size
+        args.run_dir, args.texts, method=args.method, **_search_settings(args)
     )
     for text, translation in zip(args.texts, outputs):
         print(f"{text}\n  -> {translation}")
+
+
+def _add_search_arguments(parser):
+    parser.add_argument(
+        "--beam-size", type=int, default=None, help="beam width (default: the run's beam_size)"
+    )
+    parser.add_argument(
+        "--length-penalty", type=float, default=None, metavar="ALPHA",
+        help="GNMT length-penalty exponent, >= 0 (default: the run's length_penalty)",
+    )
 
 
 def build_parser():
@@ -110,6 +131,7 @@ def build_parser():
     evaluate.add_argument("run_dir", type=Path)
     evaluate.add_argument("--data-dir", type=Path, default=None)
     evaluate.add_argument("--quick", action="store_true", help="evaluate on a small subset")
+    _add_search_arguments(evaluate)  # translator only
     evaluate.set_defaults(handler=_evaluate)
 
     export = commands.add_parser("export", help="export a SavedModel that takes raw strings")
@@ -134,7 +156,7 @@ def build_parser():
     translate.add_argument("run_dir", type=Path)
     translate.add_argument("texts", nargs="+")
     translate.add_argument("--method", choices=("greedy", "beam"), default="beam")
-    translate.add_argument("--beam-size", type=int, default=4)
+    _add_search_arguments(translate)
     translate.set_defaults(handler=_translate)
     return parser
 

@@ -20,11 +20,20 @@ to `beam_size` *finished* ones (ended by `[END]`), ranked by the length-normalis
     score(y) = log P(y | x) / lp(y),   lp(y) = ((5 + |y|) / 6) ** alpha
 
 with `|y|` the number of generated tokens including `[END]`. `[END]` is only accepted when it is
-among the `beam_size` best candidates of a step, so `beam_size=1` is exactly greedy search. A
-sentence stops when it holds `beam_size` finished hypotheses, or when its best finished score can
-no longer be beaten (an alive hypothesis can at best reach `log P / lp(max_length)`); once
-stopped it is frozen, so a sentence gets the same translation alone or in any batch. The loop
-ends when every sentence has stopped or `max_length` tokens were produced.
+among the `beam_size` best candidates of a step, so `beam_size=1` is exactly greedy search.
+
+A sentence stops only when its n-best list is final: it holds `beam_size` finished hypotheses
+and no alive one can still beat the worst of them. Adding a token never raises a
+log-probability, and for `alpha >= 0` the penalty grows with length, so an alive hypothesis with
+log-probability `a <= 0` can at best score `a / lp(max_length)`; the sentence stops when its
+`beam_size`-th finished score reaches the best such bound. Once stopped it is frozen, so a
+sentence gets the same translations alone or in any batch. The loop ends when every sentence has
+stopped or `max_length` tokens were produced. A negative `alpha` would reward length without
+bound (and void that bound), so it is refused.
+
+Neither search ever generates `[PAD]` or `[START]`: their logits are set to `NEG_INF` at every
+step, and the reported log-probabilities are renormalised over the other tokens, exactly as
+`score_sequences` computes them.
 """
 
 import tensorflow as tf
@@ -44,14 +53,37 @@ def normalized_score(log_prob, length, alpha):
     return tf.cast(log_prob, tf.float32) / length_penalty(length, alpha)
 
 
+def check_length_penalty(alpha, name="alpha"):
+    """Raise a ValueError when the length-penalty exponent is negative (and known in Python).
+
+    Args:
+        alpha: float or scalar tensor; a tensor whose value is only known when the graph runs
+            (a `tf.function` argument) is not checked.
+        name: the argument's name, for the message.
+    """
+    value = tf.get_static_value(alpha)
+    if value is not None and value < 0:
+        raise ValueError(
+            f"{name}={float(value):g} must be >= 0: a negative exponent favours ever longer "
+            "hypotheses and breaks beam search's stopping bound."
+        )
+
+
 def _write_column(buffer, index, values):
     """`buffer[..., index] = values` for a (..., T) buffer, without Python indexing."""
     is_index = tf.equal(tf.range(tf.shape(buffer)[-1]), index)  # (T,)
     return tf.where(is_index, values[..., None], buffer)
 
 
-def _log_softmax(logits):
-    return tf.nn.log_softmax(tf.cast(logits, tf.float32), axis=-1)
+def _mask_special_tokens(logits, start_tokens, pad_token_id):
+    """float32 logits (..., V) with `[PAD]` and the start token set to `NEG_INF`.
+
+    `start_tokens` has the leading shape of `logits` (one start token per row) or is a scalar.
+    """
+    vocab = tf.range(tf.shape(logits)[-1])  # (V,)
+    start_tokens = tf.cast(start_tokens, tf.int32)[..., None]
+    never = tf.equal(vocab, pad_token_id) | tf.equal(vocab, start_tokens)
+    return tf.where(never, NEG_INF, tf.cast(logits, tf.float32))
 
 
 def greedy_search(next_fn, cache, start_tokens, end_token_id, max_length, pad_token_id=0):
@@ -60,16 +92,18 @@ def greedy_search(next_fn, cache, start_tokens, end_token_id, max_length, pad_to
     Args:
         next_fn: callable `(token_ids (B, 1), cache, index) -> (logits (B, V), cache)`.
         cache: nested structure of tensors with batch-first shapes `(B, ...)`.
-        start_tokens: int32 tensor (B,), the first decoder input of each sentence (`[START]`).
+        start_tokens: int32 tensor (B,), the first decoder input of each sentence (`[START]`),
+            never generated.
         end_token_id: int, the token that ends a sentence.
         max_length: int or int32 scalar tensor, the most tokens generated per sentence
             (`[END]` included).
-        pad_token_id: int, written after `[END]`.
+        pad_token_id: int, written after `[END]`, never generated.
 
     Returns:
         `(tokens, log_probs, lengths)`: tokens int32 (B, max_length), the generated tokens
-        (`[END]` included, then padding); log_probs float32 (B,), log P(tokens | x); lengths
-        int32 (B,), the number of generated tokens (`[END]` included).
+        (`[END]` included, then padding); log_probs float32 (B,), log P(tokens | x) with
+        `[PAD]` and `[START]` excluded from each step's softmax; lengths int32 (B,), the number
+        of generated tokens (`[END]` included).
     """
     start_tokens = tf.cast(start_tokens, tf.int32)
     batch_size = tf.shape(start_tokens)[0]
@@ -83,7 +117,7 @@ def greedy_search(next_fn, cache, start_tokens, end_token_id, max_length, pad_to
 
     def body(index, last, cache, tokens, log_probs, finished):
         logits, cache = next_fn(last[:, None], cache, index)
-        logits = tf.cast(logits, tf.float32)  # (B, V)
+        logits = _mask_special_tokens(logits, start_tokens, pad_token_id)  # (B, V)
         token = tf.argmax(logits, axis=-1, output_type=tf.int32)  # (B,)
         # log_softmax of the chosen token only: logit - logsumexp(logits).
         token_log_prob = tf.gather(logits, token, batch_dims=1) - tf.reduce_logsumexp(logits, -1)
@@ -122,22 +156,25 @@ def beam_search(
     Args:
         next_fn: callable `(token_ids (B*K, 1), cache, index) -> (logits (B*K, V), cache)`.
         cache: nested structure of tensors with batch-first shapes `(B, ...)`.
-        start_tokens: int32 tensor (B,), the first decoder input of each sentence.
+        start_tokens: int32 tensor (B,), the first decoder input of each sentence, never
+            generated.
         end_token_id: int, the token that ends a hypothesis.
         max_length: int or int32 scalar tensor, the most tokens per hypothesis (`[END]` included).
         beam_size: int >= 1, hypotheses kept per sentence (K).
         alpha: float >= 0, the length-penalty exponent (0: rank by raw log-probability).
-        pad_token_id: int, written after `[END]`.
+        pad_token_id: int, written after `[END]`, never generated.
 
     Returns:
-        `(tokens, scores, log_probs, lengths)`, best first along axis 1: tokens int32
-        (B, K, max_length); scores float32 (B, K), the normalised scores used for ranking;
-        log_probs float32 (B, K), log P(tokens | x); lengths int32 (B, K). Slots that never
-        received a hypothesis have scores near `NEG_INF`. A sentence with no finished hypothesis
-        after `max_length` steps returns its alive hypotheses (no `[END]`).
+        `(tokens, scores, log_probs, lengths)`, the final n-best list, best first along axis 1:
+        tokens int32 (B, K, max_length); scores float32 (B, K), the normalised scores used for
+        ranking; log_probs float32 (B, K), log P(tokens | x) with `[PAD]` and `[START]`
+        excluded from each step's softmax; lengths int32 (B, K). Slots that never received a
+        hypothesis have scores near `NEG_INF`. A sentence with no finished hypothesis after
+        `max_length` steps returns its alive hypotheses (no `[END]`).
     """
     if int(beam_size) < 1:
         raise ValueError(f"beam_size={beam_size} must be at least 1; use 1 for greedy search.")
+    check_length_penalty(alpha)
     k = int(beam_size)
     start_tokens = tf.cast(start_tokens, tf.int32)
     batch_size = tf.shape(start_tokens)[0]
@@ -151,7 +188,8 @@ def beam_search(
         return beam + tf.range(batch_size)[:, None] * k
 
     cache = tf.nest.map_structure(repeat_beams, cache)
-    last = repeat_beams(start_tokens)  # (B*K,)
+    beam_start_tokens = repeat_beams(start_tokens)  # (B*K,)
+    last = beam_start_tokens
     alive_tokens = tf.fill([batch_size, k, max_length], tf.constant(pad_token_id, tf.int32))
     # Only beam 0 is live at first, so step 0 expands one hypothesis, not K copies of it.
     alive_log_probs = tf.tile(
@@ -180,7 +218,8 @@ def beam_search(
         done,
     ):
         logits, cache = next_fn(last[:, None], cache, index)
-        step_log_probs = _log_softmax(logits)  # (B*K, V)
+        logits = _mask_special_tokens(logits, beam_start_tokens, pad_token_id)
+        step_log_probs = tf.nn.log_softmax(logits, axis=-1)  # (B*K, V)
         vocab_size = tf.shape(step_log_probs)[-1]
         candidates = alive_log_probs[:, :, None] + tf.reshape(
             step_log_probs, [batch_size, k, vocab_size]
@@ -224,12 +263,10 @@ def beam_search(
         cache = tf.nest.map_structure(lambda x: tf.gather(x, rows), cache)
         last = tf.reshape(alive_token, [-1])
 
-        # A sentence stops with K finished hypotheses, or when no alive one can beat the best.
-        num_finished = tf.reduce_sum(tf.cast(finished_scores > NEG_INF / 2, tf.int32), axis=1)
+        # A sentence stops when it has K finished hypotheses and no alive one can beat the K-th.
+        has_k_finished = finished_scores[:, k - 1] > NEG_INF / 2
         best_possible = tf.reduce_max(alive_log_probs, axis=1) / max_penalty
-        done |= (num_finished >= k) | (
-            (num_finished > 0) & (finished_scores[:, 0] >= best_possible)
-        )
+        done |= has_k_finished & (finished_scores[:, k - 1] >= best_possible)
         return (
             index + 1,
             last,
@@ -284,7 +321,8 @@ def score_sequences(logits_fn, tokens, start_token_id, pad_token_id=0):
     """log P(tokens | x) by teacher forcing: one full decoder pass, no search.
 
     Used for the beam-search error analysis (compare log P(y*|x) with log P(y_hat|x)) and to
-    check that the cached searches report the log-probabilities the full model gives.
+    check that the cached searches report the log-probabilities the full model gives: like the
+    searches, it excludes `[PAD]` and `[START]` from every step's softmax.
 
     Args:
         logits_fn: callable `decoder_input_ids (B, T) -> logits (B, T, V)` (the source is bound
@@ -302,7 +340,8 @@ def score_sequences(logits_fn, tokens, start_token_id, pad_token_id=0):
     start = tf.fill([tf.shape(tokens)[0], 1], tf.constant(start_token_id, tf.int32))
     decoder_inputs = tf.concat([start, tokens[:, :-1]], axis=1)  # shifted right
     decoder_inputs = tf.where(mask, decoder_inputs, pad_token_id)
-    log_probs = _log_softmax(logits_fn(decoder_inputs))  # (B, T, V)
+    logits = _mask_special_tokens(logits_fn(decoder_inputs), start_token_id, pad_token_id)
+    log_probs = tf.nn.log_softmax(logits, axis=-1)  # (B, T, V)
     token_log_probs = tf.gather(log_probs, tokens, batch_dims=2)  # (B, T)
     token_log_probs = tf.where(mask, token_log_probs, 0.0)
     return tf.reduce_sum(token_log_probs, axis=-1), tf.reduce_sum(tf.cast(mask, tf.int32), -1)

@@ -1,5 +1,7 @@
-"""The command line: help, and user errors as one sentence with exit code 2."""
+"""The command line: help, user errors as one sentence with exit code 2, and the beam settings of
+`translate` / `evaluate translator` (default: the run's config)."""
 
+import json
 import subprocess
 import sys
 
@@ -27,3 +29,55 @@ def test_missing_run_directory_is_a_clear_error(tmp_path, capsys, argv):
     assert cli.main(args) == 2
     err = capsys.readouterr().err
     assert err.startswith("error: ") and len(err.strip().splitlines()) == 1
+
+
+@pytest.fixture(scope="module")
+def tiny_run(tmp_path_factory):
+    """A one-epoch translator run on synthetic pairs whose config says beam_size=3, alpha 0.7."""
+    from kdl_transformer.workflows import translator as workflow
+
+    run_dir = tmp_path_factory.mktemp("tiny_translator")
+    overrides = {"dataset": "synthetic", "synthetic_pairs": "300", "beam_size": "3",
+                 "length_penalty": "0.7"}
+    workflow.train(run_dir, epochs=1, quick=True, overrides=overrides)
+    return run_dir
+
+
+@pytest.fixture
+def beam_settings(monkeypatch):
+    """Records the (beam_size, length_penalty) each beam search really runs with."""
+    from kdl_transformer.models.translator import Translator
+
+    calls, search = [], Translator.search
+
+    def recording_search(self, texts, method="greedy", beam_size=None, length_penalty=None,
+                         max_length=None):
+        if method == "beam":
+            calls.append((self.beam_size if beam_size is None else beam_size,
+                          self.length_penalty if length_penalty is None else length_penalty))
+        return search(self, texts, method, beam_size, length_penalty, max_length)
+
+    monkeypatch.setattr(Translator, "search", recording_search)
+    return calls
+
+
+def test_translate_defaults_to_the_runs_beam_settings(tiny_run, beam_settings):
+    assert cli.main(["translate", str(tiny_run), "The cat eats an apple."]) == 0
+    assert cli.main(["translate", str(tiny_run), "The cat eats an apple.", "--beam-size", "2",
+                     "--length-penalty", "0"]) == 0
+    assert beam_settings == [(3, 0.7), (2, 0.0)]
+
+
+def test_evaluate_translator_defaults_to_the_runs_beam_settings(tiny_run, beam_settings, capsys):
+    assert cli.main(["evaluate", "translator", str(tiny_run), "--quick"]) == 0
+    assert set(beam_settings) == {(3, 0.7)}
+    metrics = json.loads((tiny_run / "metrics.json").read_text())
+    assert metrics["evaluation_search"] == {"beam_size": 3, "length_penalty": 0.7}
+
+
+def test_bad_beam_settings_are_one_clear_error(tiny_run, capsys):
+    assert cli.main(["translate", str(tiny_run), "hello", "--length-penalty", "-0.5"]) == 2
+    err = capsys.readouterr().err
+    assert "length_penalty=-0.5 must be >= 0" in err and len(err.strip().splitlines()) == 1
+    assert cli.main(["evaluate", "classifier", str(tiny_run), "--beam-size", "2"]) == 2
+    assert "apply to `evaluate translator` only" in capsys.readouterr().err

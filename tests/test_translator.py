@@ -77,6 +77,22 @@ def test_score_matches_the_search(trained):
     assert wrong[0] < found["log_probs"][0]
 
 
+NEGATIVE_ALPHA = "length_penalty=-0.5 must be >= 0: a negative exponent favours ever longer"
+
+
+def test_config_refuses_a_negative_length_penalty():
+    with pytest.raises(ValueError, match=NEGATIVE_ALPHA):
+        TranslatorConfig(length_penalty=-0.5)
+
+
+def test_search_refuses_a_negative_length_penalty(trained):
+    translator = trained["translator"]
+    with pytest.raises(ValueError, match=NEGATIVE_ALPHA):
+        translator.search(["hi"], method="beam", length_penalty=-0.5)
+    with pytest.raises(ValueError, match=NEGATIVE_ALPHA):
+        translator.translate(["hi"], method="greedy", length_penalty=-0.5)
+
+
 def test_odd_input_returns_without_crashing(trained):
     translator = trained["translator"]
     long_input = " ".join(["the student reads the book"] * 20)

@@ -174,3 +174,22 @@ def test_config_validation():
         TranslatorConfig(token_dropout=1.0)
     with pytest.raises(ValueError, match="average_best=1"):
         TranslatorConfig(average_best=1)
+
+
+@pytest.mark.parametrize("policy", ["mixed_bfloat16", "mixed_float16"])
+def test_logits_and_loss_are_float32_under_mixed_precision(global_dtype_policy, policy):
+    global_dtype_policy(policy)
+    config = TranslatorConfig.quick()
+    model = compile_translator(build_translator_model(config, 40, 50), config)
+    assert model.get_layer("decoder_0").compute_dtype == keras.DTypePolicy(policy).compute_dtype
+    logits = model([SOURCE, DECODER_INPUTS])
+    assert keras.backend.standardize_dtype(logits.dtype) == "float32"
+    targets = np.array([[11, 12, 13, END_ID], [14, END_ID, 0, 0]], "int32")
+    loss = model.train_on_batch([SOURCE, DECODER_INPUTS], targets)
+    assert np.all(np.isfinite(loss))
+    # The cached step: float32 logits, caches in the compute dtype.
+    cache = model.init_cache(SOURCE, max_length=4)
+    step_logits, cache = model.next(DECODER_INPUTS[:, :1], cache, 0)
+    assert keras.backend.standardize_dtype(step_logits.dtype) == "float32"
+    compute_dtype = keras.DTypePolicy(policy).compute_dtype
+    assert keras.backend.standardize_dtype(cache["self_attention"][0].dtype) == compute_dtype

@@ -89,10 +89,10 @@ class TranslatorConfig:
         jit_compile: compile the training step with XLA. Off by default: the training batches
             are trimmed to their longest row, so shapes vary and XLA would recompile for each.
         beam_size: default beam width for `Translator.translate(method="beam")`.
-        length_penalty: default GNMT length-penalty exponent alpha for beam search. 1.5, chosen
-            on the Tatoeba validation split (`benchmarks/translator_validation.py`): chrF, which
-            weighs recall twice as much as precision, rewards the longer translations that a
-            larger alpha prefers (0.6, the GNMT value, gave 0.7 chrF less).
+        length_penalty: default GNMT length-penalty exponent alpha (>= 0) for beam search. 1.5,
+            chosen on the Tatoeba validation split (`benchmarks/translator_validation.py`): chrF,
+            which weighs recall twice as much as precision, rewards the longer translations that
+            a larger alpha prefers (0.6, the GNMT value, gave 0.7 chrF less).
         seed: seeds the split, shuffling and weights.
     """
 
@@ -140,6 +140,7 @@ class TranslatorConfig:
                 f"average_best={self.average_best} must be 0 (off) or the number (>= 2) of best "
                 "epochs to average."
             )
+        decoding.check_length_penalty(self.length_penalty, "length_penalty")
         if self.embed_dim % self.num_heads:
             raise ValueError(
                 f"num_heads={self.num_heads} does not divide embed_dim={self.embed_dim}; choose "
@@ -286,7 +287,8 @@ class Seq2SeqTransformer(keras.Model):
         # Pre-norm stacks end un-normalised; the final norms make both outputs well scaled.
         self.encoder_norm = keras.layers.LayerNormalization(epsilon=1e-5, name="encoder_norm")
         self.decoder_norm = keras.layers.LayerNormalization(epsilon=1e-5, name="decoder_norm")
-        self.logits_dense = keras.layers.Dense(target_vocab_size, name="logits")
+        # float32 logits under mixed precision too: the softmax over the vocabulary needs them.
+        self.logits_dense = keras.layers.Dense(target_vocab_size, dtype="float32", name="logits")
 
         # === Config (read by the graph below) ===
         self.norm_first = norm_first
@@ -383,11 +385,11 @@ class Seq2SeqTransformer(keras.Model):
             "cross_attention" (per layer (B, 2, H, S, key_dim)), "source_padding_mask" (B, S).
         """
         encoder_outputs, source_mask = self.encode(source_ids)
-        encoder_outputs = masking.strip_mask(encoder_outputs)  # the mask is passed explicitly
+        encoder_outputs = masking.without_keras_mask(encoder_outputs, source_mask)  # passed explicitly
         batch_size = ops.shape(source_ids)[0]
         return {
             "self_attention": tuple(
-                layer.init_self_attention_cache(batch_size, max_length, encoder_outputs.dtype)
+                layer.init_self_attention_cache(batch_size, max_length)
                 for layer in self.decoder_layers
             ),
             "cross_attention": tuple(
@@ -722,7 +724,7 @@ class Translator:
         return int(max_length)
 
     def search(self, texts, method="greedy", beam_size=None, length_penalty=None, max_length=None):
-        """Search translations as token ids.
+        """Search translations as token ids (the arguments are those of `translate`).
 
         Returns:
             dict of numpy arrays: "tokens" (N, T) int32 (0-padded, [END] included), "log_probs"
@@ -732,6 +734,7 @@ class Translator:
         texts, _ = _as_list(texts)
         max_length = self._check_max_length(max_length)
         alpha = float(self.length_penalty if length_penalty is None else length_penalty)
+        decoding.check_length_penalty(alpha, "length_penalty")
         run = self.search_fn(method, beam_size)
         n = len(texts)
         out = {
@@ -769,8 +772,8 @@ class Translator:
             texts: a string or a list of strings.
             method: "greedy" (탐욕 탐색) or "beam" (빔 서치).
             beam_size: beam width for "beam" (default: the translator's, 4).
-            length_penalty: GNMT alpha for ranking beams (default: the translator's, 1.5 for a
-                run with the default config; 0 = raw log-probability).
+            length_penalty: GNMT alpha >= 0 for ranking beams (default: the translator's, 1.5
+                for a run with the default config; 0 = raw log-probability).
             max_length: the most Korean tokens per sentence (default: the decoder's maximum).
 
         Returns:

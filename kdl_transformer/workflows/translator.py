@@ -331,16 +331,23 @@ def load_translator(run_dir):
     return Translator(model, english, korean, config.beam_size, config.length_penalty)
 
 
-def translate(run_dir, texts, method="beam", beam_size=4):
-    """`kdl-transformer translate`: Korean translations of English sentences (list of str)."""
-    return load_translator(run_dir).translate(list(texts), method=method, beam_size=beam_size)
+def translate(run_dir, texts, method="beam", beam_size=None, length_penalty=None):
+    """`kdl-transformer translate`: Korean translations of English sentences (list of str).
+
+    `beam_size` and `length_penalty` default (None) to the run's (config.json).
+    """
+    return load_translator(run_dir).translate(
+        list(texts), method=method, beam_size=beam_size, length_penalty=length_penalty
+    )
 
 
-def evaluate(run_dir, data_dir=None, quick=False):
+def evaluate(run_dir, data_dir=None, quick=False, beam_size=None, length_penalty=None):
     """`kdl-transformer evaluate translator`: BLEU/chrF, samples and error analysis.
 
     Translates the test split (Tatoeba test and FLORES-200 devtest for Tatoeba runs) with greedy
-    and beam search, and writes the results under "evaluation" in metrics.json.
+    and beam search, and writes the results under "evaluation" in metrics.json, with the beam
+    settings used under "evaluation_search". `beam_size` and `length_penalty` default (None) to
+    the run's (config.json).
 
     Returns:
         dict: evaluation set -> method -> scores (samples left out; they are in metrics.json).
@@ -349,11 +356,15 @@ def evaluate(run_dir, data_dir=None, quick=False):
     run = training.RunDir(run_dir)
     translator = load_translator(run_dir)
     config = training.load_config(run, TranslatorConfig)
+    search = {  # None: the run's value
+        "beam_size": translator.beam_size if beam_size is None else beam_size,
+        "length_penalty": translator.length_penalty if length_penalty is None else length_penalty,
+    }
     results = {
-        name: evaluation.evaluate_translator(translator, pairs)
+        name: evaluation.evaluate_translator(translator, pairs, **search)
         for name, pairs in evaluation_sets(config, data_dir, quick).items()
     }
-    run.update_metrics(evaluation=results, evaluation_quick=quick)
+    run.update_metrics(evaluation=results, evaluation_quick=quick, evaluation_search=search)
     return {
         name: {method: {k: v for k, v in scores.items() if k not in ("samples", "signatures")}
                for method, scores in by_method.items()}
