@@ -36,10 +36,14 @@ step, and the reported log-probabilities are renormalised over the other tokens,
 `score_sequences` computes them.
 """
 
+from typing import NamedTuple
+
 import tensorflow as tf
 
+from kdl_transformer.layers.attention import large_negative_number
+
 # A finite "minus infinity": -inf would give NaN in `-inf - -inf` and in `0 * -inf`.
-NEG_INF = -1e9
+NEG_INF = large_negative_number("float32")
 
 
 def length_penalty(length, alpha):
@@ -179,142 +183,122 @@ def beam_search(
     start_tokens = tf.cast(start_tokens, tf.int32)
     batch_size = tf.shape(start_tokens)[0]
     max_length = tf.cast(max_length, tf.int32)
-    max_penalty = length_penalty(max_length, alpha)
+    beam_start_tokens = tf.repeat(start_tokens, k, axis=0)  # (B*K,), a sentence's beams contiguous
 
-    def repeat_beams(x):  # (B, ...) -> (B*K, ...), the K beams of a sentence contiguous
-        return tf.repeat(x, k, axis=0)
-
-    def flat_index(beam):  # (B, N) beam numbers -> (B, N) rows of the (B*K, ...) cache
-        return beam + tf.range(batch_size)[:, None] * k
-
-    cache = tf.nest.map_structure(repeat_beams, cache)
-    beam_start_tokens = repeat_beams(start_tokens)  # (B*K,)
-    last = beam_start_tokens
-    alive_tokens = tf.fill([batch_size, k, max_length], tf.constant(pad_token_id, tf.int32))
-    # Only beam 0 is live at first, so step 0 expands one hypothesis, not K copies of it.
-    alive_log_probs = tf.tile(
-        tf.concat([[0.0], tf.fill([k - 1], NEG_INF)], axis=0)[None], [batch_size, 1]
-    )  # (B, K)
-    finished_tokens = alive_tokens
-    finished_scores = tf.fill([batch_size, k], NEG_INF)
-    finished_log_probs = tf.fill([batch_size, k], NEG_INF)
-    finished_lengths = tf.zeros([batch_size, k], tf.int32)
-    done = tf.zeros([batch_size], tf.bool)
-
-    def cond(index, *state):
-        done = state[-1]
-        return tf.logical_and(index < max_length, tf.logical_not(tf.reduce_all(done)))
-
-    def body(
-        index,
-        last,
-        cache,
-        alive_tokens,
-        alive_log_probs,
-        finished_tokens,
-        finished_scores,
-        finished_log_probs,
-        finished_lengths,
-        done,
-    ):
-        logits, cache = next_fn(last[:, None], cache, index)
+    def expand(state, logits):
+        """The 2K best one-token extensions of each sentence's alive hypotheses."""
         logits = _mask_special_tokens(logits, beam_start_tokens, pad_token_id)
         step_log_probs = tf.nn.log_softmax(logits, axis=-1)  # (B*K, V)
         vocab_size = tf.shape(step_log_probs)[-1]
-        candidates = alive_log_probs[:, :, None] + tf.reshape(
+        totals = state.alive.log_probs[:, :, None] + tf.reshape(
             step_log_probs, [batch_size, k, vocab_size]
         )  # (B, K, V)
-        candidates = tf.reshape(candidates, [batch_size, k * vocab_size])
         # 2K candidates: at most K of them (one per beam) are [END], so K alive ones remain.
-        top_log_probs, top_index = tf.math.top_k(candidates, k=2 * k)  # (B, 2K)
-        top_beam = top_index // vocab_size
-        top_token = top_index % vocab_size
-        top_tokens = _write_column(
-            tf.gather(alive_tokens, top_beam, batch_dims=1), index, top_token
-        )  # (B, 2K, T)
-        is_end = tf.equal(top_token, end_token_id)
+        log_probs, flat = tf.math.top_k(tf.reshape(totals, [batch_size, k * vocab_size]), 2 * k)
+        beam, token = flat // vocab_size, flat % vocab_size  # (B, 2K) each
+        tokens = _write_column(tf.gather(state.alive.tokens, beam, batch_dims=1), state.index, token)
+        return _Candidates(tokens, log_probs, beam, token)  # tokens (B, 2K, T)
 
-        # Finished set: [END] among the K best candidates of this step, of live sentences.
-        accept = is_end & (tf.range(2 * k) < k)[None] & (top_log_probs > NEG_INF / 2)
-        accept &= tf.logical_not(done)[:, None]
-        new_scores = tf.where(accept, normalized_score(top_log_probs, index + 1, alpha), NEG_INF)
-        merged_scores = tf.concat([finished_scores, new_scores], axis=1)  # (B, 3K)
-        finished_scores, keep = tf.math.top_k(merged_scores, k=k)
-        finished_tokens = tf.gather(
-            tf.concat([finished_tokens, top_tokens], axis=1), keep, batch_dims=1
+    def keep_finished(state, candidates):
+        """Merge the candidates ending in [END] (among the K best, of live sentences) into the K best."""
+        is_end = tf.equal(candidates.token, end_token_id)
+        accept = is_end & (tf.range(2 * k) < k)[None] & (candidates.log_probs > NEG_INF / 2)
+        accept &= tf.logical_not(state.done)[:, None]
+        length = state.index + 1
+        new = _Finished(
+            candidates.tokens,
+            tf.where(accept, normalized_score(candidates.log_probs, length, alpha), NEG_INF),
+            candidates.log_probs,
+            tf.fill([batch_size, 2 * k], length),
         )
-        finished_log_probs = tf.gather(
-            tf.concat([finished_log_probs, top_log_probs], axis=1), keep, batch_dims=1
-        )
-        finished_lengths = tf.gather(
-            tf.concat([finished_lengths, tf.fill([batch_size, 2 * k], index + 1)], axis=1),
-            keep,
-            batch_dims=1,
-        )
+        merged = tf.nest.map_structure(lambda a, b: tf.concat([a, b], axis=1), state.finished, new)
+        _, keep = tf.math.top_k(merged.scores, k=k)  # (B, K) of 3K
+        return tf.nest.map_structure(lambda x: tf.gather(x, keep, batch_dims=1), merged)
 
-        # Alive set: the K best candidates that did not end.
-        alive_log_probs, alive_pick = tf.math.top_k(
-            tf.where(is_end, NEG_INF, top_log_probs), k=k
-        )  # (B, K)
-        alive_beam = tf.gather(top_beam, alive_pick, batch_dims=1)
-        alive_token = tf.gather(top_token, alive_pick, batch_dims=1)
-        alive_tokens = tf.gather(top_tokens, alive_pick, batch_dims=1)
-        rows = tf.reshape(flat_index(alive_beam), [-1])  # (B*K,)
+    def keep_alive(candidates):
+        """The K best candidates that did not end, and the cache rows they continue."""
+        is_end = tf.equal(candidates.token, end_token_id)
+        log_probs, pick = tf.math.top_k(tf.where(is_end, NEG_INF, candidates.log_probs), k=k)
+        beam = tf.gather(candidates.beam, pick, batch_dims=1)  # (B, K)
+        rows = tf.reshape(beam + tf.range(batch_size)[:, None] * k, [-1])  # (B*K,)
+        last = tf.reshape(tf.gather(candidates.token, pick, batch_dims=1), [-1])
+        return _Alive(tf.gather(candidates.tokens, pick, batch_dims=1), log_probs), rows, last
+
+    def n_best_is_final(finished, alive):
+        """K finished hypotheses, and no alive one can beat the K-th: a <= 0 scores <= a / lp(max)."""
+        kth = finished.scores[:, k - 1]
+        best_possible = tf.reduce_max(alive.log_probs, axis=1) / length_penalty(max_length, alpha)
+        return (kth > NEG_INF / 2) & (kth >= best_possible)
+
+    def body(state):
+        logits, cache = next_fn(state.last[:, None], state.cache, state.index)
+        candidates = expand(state, logits)
+        finished = keep_finished(state, candidates)
+        alive, rows, last = keep_alive(candidates)
         cache = tf.nest.map_structure(lambda x: tf.gather(x, rows), cache)
-        last = tf.reshape(alive_token, [-1])
+        done = state.done | n_best_is_final(finished, alive)
+        return (_BeamState(state.index + 1, last, cache, alive, finished, done),)
 
-        # A sentence stops when it has K finished hypotheses and no alive one can beat the K-th.
-        has_k_finished = finished_scores[:, k - 1] > NEG_INF / 2
-        best_possible = tf.reduce_max(alive_log_probs, axis=1) / max_penalty
-        done |= has_k_finished & (finished_scores[:, k - 1] >= best_possible)
-        return (
-            index + 1,
-            last,
-            cache,
-            alive_tokens,
-            alive_log_probs,
-            finished_tokens,
-            finished_scores,
-            finished_log_probs,
-            finished_lengths,
-            done,
-        )
+    def cond(state):
+        return (state.index < max_length) & tf.logical_not(tf.reduce_all(state.done))
 
-    (
-        steps,
-        _,
-        _,
-        alive_tokens,
-        alive_log_probs,
-        finished_tokens,
-        finished_scores,
-        finished_log_probs,
-        finished_lengths,
-        _,
-    ) = tf.while_loop(
-        cond,
-        body,
-        (
-            tf.constant(0, tf.int32),
-            last,
-            cache,
-            alive_tokens,
-            alive_log_probs,
-            finished_tokens,
-            finished_scores,
-            finished_log_probs,
-            finished_lengths,
-            done,
-        ),
-    )
+    empty_tokens = tf.fill([batch_size, k, max_length], tf.constant(pad_token_id, tf.int32))
+    no_scores = tf.fill([batch_size, k], NEG_INF)
+    # Only beam 0 is live at first, so step 0 expands one hypothesis, not K copies of it.
+    first_log_probs = tf.tile(tf.concat([[0.0], tf.fill([k - 1], NEG_INF)], 0)[None], [batch_size, 1])
+    (state,) = tf.while_loop(cond, body, (_BeamState(
+        index=tf.constant(0, tf.int32),
+        last=beam_start_tokens,
+        cache=tf.nest.map_structure(lambda x: tf.repeat(x, k, axis=0), cache),
+        alive=_Alive(empty_tokens, first_log_probs),
+        finished=_Finished(empty_tokens, no_scores, no_scores, tf.zeros([batch_size, k], tf.int32)),
+        done=tf.zeros([batch_size], tf.bool),
+    ),))
+
     # Sentences with no finished hypothesis return their alive ones, cut at max_length.
-    has_finished = (finished_scores[:, 0] > NEG_INF / 2)[:, None]  # (B, 1)
-    alive_scores = normalized_score(alive_log_probs, steps, alpha)
-    tokens = tf.where(has_finished[:, :, None], finished_tokens, alive_tokens)
-    scores = tf.where(has_finished, finished_scores, alive_scores)
-    log_probs = tf.where(has_finished, finished_log_probs, alive_log_probs)
-    lengths = tf.where(has_finished, finished_lengths, tf.fill([batch_size, k], steps))
+    finished, alive, steps = state.finished, state.alive, state.index
+    has_finished = (finished.scores[:, 0] > NEG_INF / 2)[:, None]  # (B, 1)
+    tokens = tf.where(has_finished[:, :, None], finished.tokens, alive.tokens)
+    scores = tf.where(has_finished, finished.scores, normalized_score(alive.log_probs, steps, alpha))
+    log_probs = tf.where(has_finished, finished.log_probs, alive.log_probs)
+    lengths = tf.where(has_finished, finished.lengths, tf.fill([batch_size, k], steps))
     return tokens, scores, log_probs, lengths
+
+
+class _Alive(NamedTuple):
+    """The K alive hypotheses of each sentence: tokens (B, K, T), log_probs (B, K)."""
+
+    tokens: tf.Tensor
+    log_probs: tf.Tensor
+
+
+class _Finished(NamedTuple):
+    """The K best finished hypotheses of each sentence, best first (scores near NEG_INF: empty)."""
+
+    tokens: tf.Tensor  # (B, K, T)
+    scores: tf.Tensor  # (B, K), log_probs / lp(lengths)
+    log_probs: tf.Tensor  # (B, K)
+    lengths: tf.Tensor  # (B, K), [END] included
+
+
+class _Candidates(NamedTuple):
+    """The 2K best extensions of a step: tokens (B, 2K, T), log_probs, beam and new token (B, 2K)."""
+
+    tokens: tf.Tensor
+    log_probs: tf.Tensor
+    beam: tf.Tensor
+    token: tf.Tensor
+
+
+class _BeamState(NamedTuple):
+    """The `tf.while_loop` state of beam search."""
+
+    index: tf.Tensor  # int32 scalar: the position fed at this step
+    last: tf.Tensor  # (B*K,) the tokens fed at `index`
+    cache: object  # next_fn's cache, rows (B*K, ...) aligned with the alive hypotheses
+    alive: _Alive
+    finished: _Finished
+    done: tf.Tensor  # (B,) bool: the sentence's n-best list is final
 
 
 def score_sequences(logits_fn, tokens, start_token_id, pad_token_id=0):

@@ -4,12 +4,11 @@ import keras
 from keras import ops
 
 from kdl_transformer.layers import masking
-from kdl_transformer.layers.multi_head_attention import MultiHeadAttention, head_width
-from kdl_transformer.layers.transformer_encoder import feed_forward
+from kdl_transformer.layers.transformer_block import TransformerBlock
 
 
 @keras.saving.register_keras_serializable(package="kdl_transformer")
-class TransformerDecoder(keras.layers.Layer):
+class TransformerDecoder(TransformerBlock):
     """Causal self-attention, cross-attention over the encoder, then feed-forward.
 
     Post-norm, as in the book (`norm_first=False`):
@@ -68,52 +67,19 @@ class TransformerDecoder(keras.layers.Layer):
     (2, 4, 16)
     """
 
-    def __init__(
-        self,
-        embed_dim,
-        dense_dim,
-        num_heads,
-        dropout=0.0,
-        norm_first=False,
-        activation="relu",
-        layer_norm_epsilon=1e-5,
-        **kwargs,
-    ):
-        super().__init__(**kwargs)
-        self.key_dim = head_width(embed_dim, num_heads)
-        self.embed_dim = embed_dim
-        self.dense_dim = dense_dim
-        self.num_heads = num_heads
-        self.dropout = dropout
-        self.norm_first = norm_first
-        self.activation = activation
-        self.layer_norm_epsilon = layer_norm_epsilon
-        self.supports_masking = True
-
     def build(self, decoder_inputs_shape, encoder_outputs_shape=None):
-        dtype = self.dtype_policy
         if encoder_outputs_shape is None:
             encoder_outputs_shape = decoder_inputs_shape
-        self.self_attention = MultiHeadAttention(
-            self.num_heads, self.key_dim, dropout=self.dropout, dtype=dtype, name="self_attention"
-        )
+        self.self_attention = self._attention("self_attention")
         self.self_attention.build(decoder_inputs_shape, decoder_inputs_shape)
-        self.cross_attention = MultiHeadAttention(
-            self.num_heads, self.key_dim, dropout=self.dropout, dtype=dtype, name="cross_attention"
-        )
+        self.cross_attention = self._attention("cross_attention")
         self.cross_attention.build(decoder_inputs_shape, encoder_outputs_shape)
-        self.feed_forward = feed_forward(
-            self.dense_dim, self.embed_dim, self.activation, dtype, "feed_forward"
-        )
-        self.feed_forward.build(decoder_inputs_shape)
-        self.norms = []
-        for name in ("self_attention_norm", "cross_attention_norm", "feed_forward_norm"):
-            norm = keras.layers.LayerNormalization(
-                epsilon=self.layer_norm_epsilon, dtype=dtype, name=name
-            )
-            norm.build(decoder_inputs_shape)
-            self.norms.append(norm)
-        self.residual_dropout = keras.layers.Dropout(self.dropout, dtype=dtype)
+        self.feed_forward = self._feed_forward(decoder_inputs_shape)
+        self.norms = [
+            self._norm(name, decoder_inputs_shape)
+            for name in ("self_attention_norm", "cross_attention_norm", "feed_forward_norm")
+        ]
+        self.residual_dropout = keras.layers.Dropout(self.dropout, dtype=self.dtype_policy)
 
     def init_self_attention_cache(self, batch_size, max_length, dtype=None):
         """Zeros shaped (batch, 2, heads, max_length, key_dim): an empty self-attention cache.
@@ -126,14 +92,6 @@ class TransformerDecoder(keras.layers.Layer):
     def compute_cross_attention_cache(self, encoder_outputs):
         """Cross-attention keys/values, (batch, 2, heads, source_length, key_dim), once per sentence."""
         return self.cross_attention.compute_key_value(encoder_outputs)
-
-    def _residual(self, norm, inputs, sublayer, training):
-        """inputs + Dropout(sublayer(x)), with the LayerNorm before (pre-norm) or after (post-norm)."""
-        if self.norm_first:
-            outputs, *rest = sublayer(norm(inputs))
-            return (inputs + self.residual_dropout(outputs, training=training), *rest)
-        outputs, *rest = sublayer(inputs)
-        return (norm(inputs + self.residual_dropout(outputs, training=training)), *rest)
 
     def call(
         self,
@@ -220,9 +178,6 @@ class TransformerDecoder(keras.layers.Layer):
             results += (self_scores, cross_scores)
         return results[0] if len(results) == 1 else results
 
-    def compute_mask(self, decoder_inputs, previous_mask=None):
-        return previous_mask
-
     def compute_output_spec(
         self,
         decoder_inputs,
@@ -256,18 +211,3 @@ class TransformerDecoder(keras.layers.Layer):
                 keras.KerasTensor(scores + (source_length,), dtype=self.compute_dtype),
             )
         return results[0] if len(results) == 1 else results
-
-    def get_config(self):
-        config = super().get_config()
-        config.update(
-            {
-                "embed_dim": self.embed_dim,
-                "dense_dim": self.dense_dim,
-                "num_heads": self.num_heads,
-                "dropout": self.dropout,
-                "norm_first": self.norm_first,
-                "activation": self.activation,
-                "layer_norm_epsilon": self.layer_norm_epsilon,
-            }
-        )
-        return config

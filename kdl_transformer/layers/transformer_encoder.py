@@ -3,22 +3,11 @@
 import keras
 
 from kdl_transformer.layers import masking
-from kdl_transformer.layers.multi_head_attention import MultiHeadAttention, head_width
-
-
-def feed_forward(dense_dim, embed_dim, activation, dtype, name):
-    """The position-wise feed-forward network: Dense(dense_dim) -> Dense(embed_dim)."""
-    return keras.Sequential(
-        [
-            keras.layers.Dense(dense_dim, activation=activation, dtype=dtype),
-            keras.layers.Dense(embed_dim, dtype=dtype),
-        ],
-        name=name,
-    )
+from kdl_transformer.layers.transformer_block import TransformerBlock
 
 
 @keras.saving.register_keras_serializable(package="kdl_transformer")
-class TransformerEncoder(keras.layers.Layer):
+class TransformerEncoder(TransformerBlock):
     """Self-attention + feed-forward, each wrapped in a residual and a LayerNorm.
 
     Post-norm, as in the book and the paper (`norm_first=False`):
@@ -67,47 +56,13 @@ class TransformerEncoder(keras.layers.Layer):
     (None, 2, None, None)
     """
 
-    def __init__(
-        self,
-        embed_dim,
-        dense_dim,
-        num_heads,
-        dropout=0.0,
-        norm_first=False,
-        activation="relu",
-        layer_norm_epsilon=1e-5,
-        **kwargs,
-    ):
-        super().__init__(**kwargs)
-        self.key_dim = head_width(embed_dim, num_heads)
-        self.embed_dim = embed_dim
-        self.dense_dim = dense_dim
-        self.num_heads = num_heads
-        self.dropout = dropout
-        self.norm_first = norm_first
-        self.activation = activation
-        self.layer_norm_epsilon = layer_norm_epsilon
-        self.supports_masking = True
-
     def build(self, inputs_shape):
-        dtype = self.dtype_policy
-        self.attention = MultiHeadAttention(
-            self.num_heads, self.key_dim, dropout=self.dropout, dtype=dtype, name="self_attention"
-        )
+        self.attention = self._attention("self_attention")
         self.attention.build(inputs_shape, inputs_shape)
-        self.feed_forward = feed_forward(
-            self.dense_dim, self.embed_dim, self.activation, dtype, "feed_forward"
-        )
-        self.feed_forward.build(inputs_shape)
-        self.attention_norm = keras.layers.LayerNormalization(
-            epsilon=self.layer_norm_epsilon, dtype=dtype, name="attention_norm"
-        )
-        self.feed_forward_norm = keras.layers.LayerNormalization(
-            epsilon=self.layer_norm_epsilon, dtype=dtype, name="feed_forward_norm"
-        )
-        self.attention_norm.build(inputs_shape)
-        self.feed_forward_norm.build(inputs_shape)
-        self.residual_dropout = keras.layers.Dropout(self.dropout, dtype=dtype)
+        self.feed_forward = self._feed_forward(inputs_shape)
+        self.attention_norm = self._norm("attention_norm", inputs_shape)
+        self.feed_forward_norm = self._norm("feed_forward_norm", inputs_shape)
+        self.residual_dropout = keras.layers.Dropout(self.dropout, dtype=self.dtype_policy)
 
     def call(
         self, inputs, padding_mask=None, mask=None, training=None, return_attention_scores=False
@@ -116,21 +71,16 @@ class TransformerEncoder(keras.layers.Layer):
             padding_mask = mask  # the implicit Keras mask, handed over by Keras
         inputs = masking.without_keras_mask(inputs, padding_mask)  # consumed here, below
         attention_mask = masking.key_padding_mask(padding_mask)  # (B, 1, 1, T)
-
-        x = self.attention_norm(inputs) if self.norm_first else inputs
-        attended, scores = self.attention(
-            x, x, attention_mask=attention_mask, training=training
+        x, scores = self._residual(
+            self.attention_norm,
+            inputs,
+            lambda y: self.attention(y, y, attention_mask=attention_mask, training=training),
+            training,
         )  # (B, T, D), (B, H, T, T)
-        x = inputs + self.residual_dropout(attended, training=training)
-        x = x if self.norm_first else self.attention_norm(x)
-
-        y = self.feed_forward_norm(x) if self.norm_first else x
-        y = x + self.residual_dropout(self.feed_forward(y), training=training)
-        outputs = y if self.norm_first else self.feed_forward_norm(y)
+        (outputs,) = self._residual(
+            self.feed_forward_norm, x, lambda y: (self.feed_forward(y),), training
+        )
         return (outputs, scores) if return_attention_scores else outputs
-
-    def compute_mask(self, inputs, mask=None):
-        return mask
 
     def compute_output_spec(self, inputs, return_attention_scores=False, **kwargs):
         outputs = keras.KerasTensor(inputs.shape, dtype=self.compute_dtype)
@@ -141,18 +91,3 @@ class TransformerEncoder(keras.layers.Layer):
             (batch, self.num_heads, length, length), dtype=self.compute_dtype
         )
         return outputs, scores
-
-    def get_config(self):
-        config = super().get_config()
-        config.update(
-            {
-                "embed_dim": self.embed_dim,
-                "dense_dim": self.dense_dim,
-                "num_heads": self.num_heads,
-                "dropout": self.dropout,
-                "norm_first": self.norm_first,
-                "activation": self.activation,
-                "layer_norm_epsilon": self.layer_norm_epsilon,
-            }
-        )
-        return config
