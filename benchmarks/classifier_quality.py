@@ -44,7 +44,7 @@ def _parse_overrides(pairs):
 
 def quality(args, overrides):
     from kdl_transformer import training
-    from kdl_transformer.models.classifier import ClassifierConfig
+    from kdl_transformer.configs import ClassifierConfig
     from kdl_transformer.workflows import classifier as workflow
 
     run_dir = Path(args.run_dir)
@@ -94,7 +94,9 @@ def slice_timing(args, overrides):
     import keras
 
     from kdl_transformer import training
-    from kdl_transformer.models.classifier import ClassifierConfig, build_classifier
+    from kdl_transformer.configs import ClassifierConfig
+    from kdl_transformer.models.classifier import build_classifier
+    from kdl_transformer.objectives import compile_classifier
     from kdl_transformer.workflows import classifier as workflow
 
     base = training.apply_overrides(ClassifierConfig(), overrides)
@@ -107,8 +109,8 @@ def slice_timing(args, overrides):
     for jit in (False, True):
         config = dataclasses.replace(base, jit_compile=jit)
         dataset = workflow.make_dataset(ids, labels, config.batch_size, shuffle=True, seed=0)
-        model = workflow.compile_classifier(build_classifier(config), config,
-                                            math.ceil(len(ids) / config.batch_size))
+        model = compile_classifier(build_classifier(config), config,
+                                   math.ceil(len(ids) / config.batch_size))
         model.fit(dataset.take(3), epochs=1, verbose=0)  # build and compile
         walls, cpus = [], []
         for _ in range(args.repeats):

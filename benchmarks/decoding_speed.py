@@ -42,7 +42,7 @@ def book_loop(translator, sentences):
     """The book's decode_sequence, per sentence (ids kept instead of re-vectorizing the string)."""
     import tensorflow as tf
 
-    from kdl_transformer.models.translator import END_ID, START_ID
+    from kdl_transformer.text.special_tokens import END_ID, START_ID
 
     model, length = translator.model, translator.max_length
     outputs = []
@@ -66,7 +66,7 @@ def keras_hub_search(translator, method):
     import keras_hub
     import tensorflow as tf
 
-    from kdl_transformer.models.translator import END_ID, START_ID
+    from kdl_transformer.text.special_tokens import END_ID, START_ID
 
     model, max_length = translator.model, translator.max_length
     sampler = (
@@ -105,7 +105,7 @@ def jit_search(translator, method):
 
     length = int(translator.model.source_sequence_length)
     run = tf.function(
-        lambda ids: translator._search(
+        lambda ids: translator.search_tensors(
             ids, tf.constant(translator.max_length), tf.constant(translator.length_penalty), method, 4
         ),
         jit_compile=True,
@@ -153,7 +153,7 @@ def main():
     args = parser.parse_args()
 
     from kdl_transformer import training
-    from kdl_transformer.models.translator import TranslatorConfig
+    from kdl_transformer.configs import TranslatorConfig
     from kdl_transformer.workflows import translator as workflow
 
     translator = workflow.load_translator(args.run_dir)

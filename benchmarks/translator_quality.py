@@ -33,7 +33,7 @@ def main():
     args = parser.parse_args()
 
     from kdl_transformer import evaluation, training
-    from kdl_transformer.models.translator import TranslatorConfig
+    from kdl_transformer.configs import TranslatorConfig
     from kdl_transformer.workflows import translator as workflow
 
     run = training.RunDir(args.run_dir)

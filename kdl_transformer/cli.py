@@ -20,6 +20,9 @@ import json
 import sys
 from pathlib import Path
 
+# Nothing at the top of this module may import TensorFlow: main() quiets its start-up logs first.
+from kdl_transformer.quiet import quiet_tensorflow_logs
+
 MODELS = ("classifier", "translator")
 
 
@@ -163,6 +166,7 @@ def build_parser():
 
 def main(argv=None):
     args = build_parser().parse_args(argv)
+    quiet_tensorflow_logs()  # before the handler loads TensorFlow (a no-op once it is loaded)
     try:
         args.handler(args)
     except (ValueError, FileNotFoundError) as error:

@@ -1,4 +1,5 @@
-"""Translation quality: BLEU and chrF with sacrebleu, and the beam-search error analysis.
+"""Model quality: for the translator, BLEU and chrF with sacrebleu and the beam-search error
+analysis; for the classifier, accuracy, cross-entropy and the confusion matrix.
 
 Korean BLEU depends heavily on how the text is split into "words", so every BLEU here names its
 tokenizer and chrF (character n-grams, no tokenizer) is always reported beside it:
@@ -171,3 +172,22 @@ def _normalized_scores(translator, sources, tokens, alpha):
         )
         scores.append(normalized_score(log_probs, np.maximum(lengths, 1), alpha).numpy())
     return np.concatenate(scores) if scores else np.zeros(0)
+
+
+# ------------------------------------------------------------------------------ classifier
+def classification_report(labels, probabilities):
+    """Accuracy, binary cross-entropy and the 2x2 confusion matrix (rows: true neg/pos)."""
+    labels = np.asarray(labels).astype("int64").reshape(-1)
+    probabilities = np.asarray(probabilities, dtype="float64").reshape(-1)
+    predicted = (probabilities >= 0.5).astype("int64")
+    clipped = np.clip(probabilities, 1e-7, 1 - 1e-7)
+    loss = -np.mean(labels * np.log(clipped) + (1 - labels) * np.log(1 - clipped))
+    matrix = np.zeros((2, 2), dtype="int64")
+    np.add.at(matrix, (labels, predicted), 1)
+    return {
+        "accuracy": float(np.mean(predicted == labels)),
+        "loss": float(loss),
+        "confusion_matrix": matrix.tolist(),
+        "confusion_matrix_labels": ["negative", "positive"],
+        "examples": int(len(labels)),
+    }

@@ -16,6 +16,8 @@ from pathlib import Path
 import keras
 import tensorflow as tf
 
+from kdl_transformer.text.special_tokens import PAD_ID
+
 SERVE_ENDPOINT = "serve"
 
 
@@ -87,7 +89,7 @@ def export_translator(translator, out, method="beam", beam_size=None, length_pen
         reloaded.serve(tf.constant(["I like coffee."]))["translation"]
 
     Args:
-        translator: a `kdl_transformer.models.translator.Translator`.
+        translator: a `kdl_transformer.translator.Translator`.
         out: directory to write.
         method: "beam" (default) or "greedy".
         beam_size, length_penalty: search settings (default: the translator's).
@@ -104,8 +106,8 @@ def export_translator(translator, out, method="beam", beam_size=None, length_pen
 
     def serve(texts):  # (B,) strings
         ids = source_tokenizer.tokenize(texts)[:, :source_length]  # ragged (B, None)
-        source = ids.to_tensor(default_value=0, shape=[None, source_length])  # (B, S)
-        found = translator._search(
+        source = ids.to_tensor(default_value=PAD_ID, shape=[None, source_length])  # (B, S)
+        found = translator.search_tensors(
             source, tf.constant(max_length), tf.constant(alpha), method, beam_size
         )
         translation = target_tokenizer.detokenize(found["tokens"])  # (B,)

@@ -1,4 +1,5 @@
-"""Every figure of the package: attention heatmaps, head grids, learning curves.
+"""Every figure of the package: attention heatmaps, head grids, learning curves, and the
+attention maps of a review (classifier) and of a translation (translator).
 
 Korean labels need a Hangul font; matplotlib's default DejaVu Sans has none
 and draws empty boxes ("Glyph ... missing from font(s) DejaVu Sans").
@@ -169,3 +170,80 @@ def save_figure(fig, path, dpi=120):
     fig.savefig(path, dpi=dpi)
     plt.close(fig)
     return path
+
+
+def stack_images(paths, out):
+    """Stack PNGs vertically (left-aligned, white padding) into one PNG."""
+    import matplotlib.image
+
+    images = [matplotlib.image.imread(path)[..., :3] for path in paths]
+    width = max(image.shape[1] for image in images)
+    padded = [np.pad(image, ((0, 0), (0, width - image.shape[1]), (0, 0)), constant_values=1.0)
+              for image in images]
+    out = Path(out)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    matplotlib.image.imsave(out, np.concatenate(padded, axis=0))
+    return out
+
+
+def plot_review_attention(scores, importance, tokens, probability, out):
+    """The classifier's attention maps of one review: one PNG per part, and all of them stacked.
+
+    Args:
+        scores: one (heads, T, T) array per encoder block, T >= len(tokens).
+        importance: dict name -> (T,) per-token share (attention rollout, max-pool wins).
+        tokens: the words shown: the first len(tokens) positions.
+        probability: P(positive) of the review, for the titles.
+        out: PNG path of the stacked image; `<out stem>_layer<i>.png` and
+            `<out stem>_importance.png` hold the parts.
+
+    Returns:
+        `[out, *parts]`.
+    """
+    out, shown = Path(out), len(tokens)
+    parts = []
+    for index, layer_scores in enumerate(scores):
+        figure = plot_attention_heads(
+            _to_numpy(layer_scores)[:, :shown, :shown], tokens, tokens,
+            title=f"encoder block {index}: self-attention (셀프 어텐션), P(positive)={probability:.2f}",
+        )
+        parts.append(save_figure(figure, out.with_name(f"{out.stem}_layer{index}.png")))
+    figure = plot_attention(
+        np.stack([_to_numpy(values)[:shown] for values in importance.values()]),  # (parts, shown)
+        tokens, list(importance), title="per-token importance (share over the review)",
+    )
+    parts.append(save_figure(figure, out.with_name(f"{out.stem}_importance.png")))
+    stack_images(parts, out)
+    return [out, *parts]
+
+
+def plot_translation_attention(maps, out, layer=-1):
+    """Write the cross-attention heads (+ mean) of one layer to `out`, and the decoder
+    self-attention (the causal triangle) to `out` with the suffix `_self`.
+
+    Args:
+        maps: the dict of `Translator.attention`.
+        out: PNG path of the cross-attention figure.
+        layer: which decoder layer (default: the last).
+
+    Returns:
+        `(cross_attention_path, self_attention_path)`.
+    """
+    out = Path(out)
+    cross = plot_attention_heads(
+        maps["cross_attention"][layer],
+        maps["source_tokens"],
+        maps["output_tokens"],
+        title=f"cross-attention (크로스 어텐션), decoder layer {layer % len(maps['cross_attention'])}: "
+        f"{maps['translation']}",
+    )
+    save_figure(cross, out)
+    self_path = out.with_name(f"{out.stem}_self{out.suffix}")
+    causal = plot_attention_heads(
+        maps["decoder_self_attention"][layer],
+        maps["decoder_input_tokens"],
+        maps["decoder_input_tokens"],
+        title="decoder self-attention (마스크드 셀프 어텐션)",
+    )
+    save_figure(causal, self_path)
+    return out, self_path

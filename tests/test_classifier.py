@@ -7,16 +7,10 @@ import numpy as np
 import pytest
 
 from kdl_transformer import training
+from kdl_transformer.configs import ClassifierConfig
 from kdl_transformer.datasets import make_reviews
 from kdl_transformer.layers import MaskedGlobalPooling1D
-from kdl_transformer.models.classifier import (
-    ClassifierConfig,
-    attention_rollout,
-    attention_scores,
-    build_classifier,
-    build_text_classifier,
-    max_pool_wins,
-)
+from kdl_transformer.models.classifier import build_classifier, build_text_classifier
 from kdl_transformer.workflows import classifier as workflow
 from tests.callbacks import Interrupt, InterruptAfterEpoch, RecordEpochs
 
@@ -30,23 +24,7 @@ def demo_run(tmp_path_factory):
     return workflow.demo(tmp_path_factory.mktemp("classifier_demo"), verbose=0)
 
 
-# ----------------------------------------------------------------------------- config and model
-def test_config_rejects_bad_values_with_a_clear_message():
-    with pytest.raises(ValueError, match="num_heads=3 does not divide embed_dim=32"):
-        ClassifierConfig(embed_dim=32, num_heads=3)
-    with pytest.raises(ValueError, match="pooling='sum'"):
-        ClassifierConfig(pooling="sum")
-    with pytest.raises(ValueError, match="sequence_length=0"):
-        ClassifierConfig(sequence_length=0)
-    with pytest.raises(ValueError, match="monitor='val_auc'"):
-        ClassifierConfig(monitor="val_auc")
-    with pytest.raises(ValueError, match="token_dropout=1.0"):
-        ClassifierConfig(token_dropout=1.0)
-    with pytest.raises(ValueError, match="average_best=1"):
-        ClassifierConfig(average_best=1)
-    assert ClassifierConfig.book().sequence_length == 600
-
-
+# ----------------------------------------------------------------------------- model
 @pytest.mark.parametrize(
     "changes",
     [{}, {"positions": "sinusoidal", "pooling": "mean_max", "norm_first": True, "num_layers": 2},
@@ -69,23 +47,6 @@ def test_masked_pooling_ignores_padding():
     pooled = keras.ops.convert_to_numpy(MaskedGlobalPooling1D("mean_max")(x, mask=mask))
     np.testing.assert_allclose(pooled[0], np.concatenate([x[0, :2].mean(0), x[0, :2].max(0)]))
     np.testing.assert_allclose(pooled[1], np.zeros(6))  # no real token: zeros, not -1e9 or NaN
-
-
-def test_attention_scores_per_layer_and_masked():
-    model = build_classifier(ClassifierConfig(**TINY, num_layers=2))
-    ids = np.array([[5, 6, 7, 0, 0, 0, 0, 0]])
-    scores = attention_scores(model, ids)
-    assert len(scores) == 2 and scores[0].shape == (1, 2, 8, 8)
-    np.testing.assert_allclose(scores[1].sum(-1), 1.0, atol=1e-5)
-    assert np.all(scores[0][..., 3:] < 1e-6)  # padded keys get no attention
-
-    mask = ids != 0
-    rollout = attention_rollout(scores, mask)
-    np.testing.assert_allclose(rollout.sum(), 1.0, atol=1e-6)
-    assert np.all(rollout[0, 3:] == 0)
-    wins = max_pool_wins(np.random.default_rng(0).normal(size=(1, 8, 16)), mask)
-    np.testing.assert_allclose(wins.sum(), 1.0)
-    assert np.all(wins[0, 3:] == 0)
 
 
 def test_text_model_saves_and_reloads_without_custom_objects(tmp_path):
@@ -254,3 +215,18 @@ def test_head_is_float32_under_mixed_precision(global_dtype_policy, policy):
     model.compile(optimizer="adam", loss="binary_crossentropy")
     loss = model.train_on_batch(ids, np.array([[1.0], [0.0]], "float32"))
     assert np.isfinite(loss)
+
+
+def test_an_interrupted_run_may_get_more_epochs_unless_they_set_the_schedule(tmp_path):
+    texts, labels = make_reviews(120, seed=0)
+    train, val = (texts[:96], labels[:96]), (texts[96:], labels[96:])
+    with pytest.raises(Interrupt):  # the demo's learning rate is constant: epochs are a budget
+        workflow.fit_classifier(ClassifierConfig.demo(epochs=2), train, val, tmp_path, verbose=0,
+                                extra_callbacks=[InterruptAfterEpoch(0)])
+    recorder = RecordEpochs()
+    _, history = workflow.fit_classifier(ClassifierConfig.demo(epochs=3, patience=5), train, val,
+                                         tmp_path, verbose=0, extra_callbacks=[recorder])
+    assert recorder.epochs == [1, 2] and len(history["loss"]) == 3
+    training.save_config(tmp_path / "cosine", ClassifierConfig(**TINY, epochs=2))
+    with pytest.raises(ValueError, match="different settings \\(epochs\\)"):  # sets the decay
+        workflow.fit_classifier(ClassifierConfig(**TINY, epochs=3), train, val, tmp_path / "cosine")

@@ -46,7 +46,7 @@ def tiny_run(tmp_path_factory):
 @pytest.fixture
 def beam_settings(monkeypatch):
     """Records the (beam_size, length_penalty) each beam search really runs with."""
-    from kdl_transformer.models.translator import Translator
+    from kdl_transformer.translator import Translator
 
     calls, search = [], Translator.search
 

@@ -9,7 +9,8 @@ import pytest
 
 from kdl_transformer import training
 from kdl_transformer.datasets import make_reviews
-from kdl_transformer.models.classifier import ClassifierConfig, build_classifier
+from kdl_transformer.configs import ClassifierConfig
+from kdl_transformer.models.classifier import build_classifier
 from kdl_transformer.workflows import classifier as workflow
 
 # Runs in a fresh interpreter that imports TensorFlow only.

@@ -4,6 +4,10 @@ Each block is its own test (id `block<N>-line<L>`: its number and the README lin
 code line), executed in-process in a fresh namespace, in a temporary working directory. The
 code is compiled under README.md's own path and line numbers, so a traceback points at the
 README line that failed. Shell blocks (```bash) and other languages are not run.
+
+README.ko.md, the Korean translation, is kept in step mechanically: its ```bash and ```python
+blocks must equal README.md's, in order (so its Python blocks need not run again), and the two
+link to each other.
 """
 
 import re
@@ -13,6 +17,7 @@ from pathlib import Path
 import pytest
 
 README = Path(__file__).resolve().parent.parent / "README.md"
+README_KO = README.with_name("README.ko.md")
 PYTHON_LANGUAGES = {"python", "py", "python3"}
 _FENCE = re.compile(r"^(?P<indent> {0,3})(?P<fence>`{3,}|~{3,})\s*(?P<info>[^`]*)$")
 
@@ -23,6 +28,19 @@ def python_blocks(text):
     Returns:
         list of `(number, line, code)`: number counts the Python blocks from 1, line is the
         1-based line of the block's first code line, code is the block's text.
+
+    Raises:
+        ValueError: a fence is never closed (the rest of the file would be swallowed).
+    """
+    blocks = [(line, code) for language, line, code in fenced_blocks(text) if language in PYTHON_LANGUAGES]
+    return [(number, line, code) for number, (line, code) in enumerate(blocks, 1)]
+
+
+def fenced_blocks(text):
+    """Every fenced block of Markdown `text`, in order: `(language, line, code)`.
+
+    language is the info string's first word, lower-cased ("" if none); line and code as in
+    `python_blocks`. A fence inside a longer fence is part of that block, not a block.
 
     Raises:
         ValueError: a fence is never closed (the rest of the file would be swallowed).
@@ -50,8 +68,7 @@ def python_blocks(text):
         else:
             raise ValueError(f"the {fence} fence opened on line {start - 1} is never closed")
         index += 1
-        if language in PYTHON_LANGUAGES:
-            blocks.append((len(blocks) + 1, start, "\n".join(body) + "\n"))
+        blocks.append((language, start, "\n".join(body) + "\n"))
     return blocks
 
 
@@ -88,6 +105,37 @@ def test_readme_has_python_blocks():
 def test_readme_python_block_runs(number, line, code, tmp_path, monkeypatch):
     monkeypatch.chdir(tmp_path)  # files a block writes stay out of the repository
     run_block(number, line, code, README)
+
+
+# ------------------------------------------------------------------ README.ko.md, the Korean translation
+COMPARED_LANGUAGES = {"bash", "sh", "shell", "console"} | PYTHON_LANGUAGES
+
+
+def command_and_code_blocks(text):
+    """The ```bash and ```python blocks (and their aliases) of Markdown `text`: `(language, code)`."""
+    return [(language, code) for language, _, code in fenced_blocks(text) if language in COMPARED_LANGUAGES]
+
+
+def test_korean_readme_has_the_same_commands_and_code_in_the_same_order():
+    english = command_and_code_blocks(README.read_text(encoding="utf-8"))
+    korean = command_and_code_blocks(README_KO.read_text(encoding="utf-8"))
+    assert english, f"no ```bash or ```python block found in {README}"
+    for number, (expected, actual) in enumerate(zip(english, korean), 1):
+        assert actual == expected, (
+            f"block {number} of README.ko.md differs from README.md's: copy README.md's "
+            f"```{expected[0]} block {number} into README.ko.md unchanged (commands and code stay in English)"
+        )
+    assert len(korean) == len(english), (
+        f"README.ko.md has {len(korean)} ```bash/```python blocks, README.md {len(english)}: "
+        "add or remove the same blocks in both"
+    )
+
+
+def test_the_two_readmes_link_to_each_other():
+    english_head = README.read_text(encoding="utf-8").splitlines()[:5]
+    korean_head = README_KO.read_text(encoding="utf-8").splitlines()[:5]
+    assert "한국어: [README.ko.md](README.ko.md)" in english_head
+    assert "English: [README.md](README.md)" in korean_head
 
 
 # ------------------------------------------------------------------ the parser and runner themselves
@@ -127,6 +175,13 @@ def test_python_blocks_finds_only_python_fences():
     assert blocks[1][2] == 'raise RuntimeError("boom")\n'  # indentation of the fence removed
     with pytest.raises(ValueError, match="line 1 is never closed"):
         python_blocks("```python\nx = 1\n")
+
+
+def test_fenced_blocks_lists_every_language_in_order():
+    assert [(language, line) for language, line, _ in fenced_blocks(SAMPLE)] == [
+        ("bash", 4), ("python", 10), ("markdown", 15), ("py", 21), ("", 25)
+    ]
+    assert [language for language, _ in command_and_code_blocks(SAMPLE)] == ["bash", "python", "py"]
 
 
 def test_run_block_passes_a_valid_block_and_names_a_failing_one(tmp_path):

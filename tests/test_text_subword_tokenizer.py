@@ -212,3 +212,88 @@ def test_tokenizer_survives_seeding_and_clear_session(korean_tokenizer):
     keras.utils.set_random_seed(3)  # clears TF's eager kernel cache
     keras.backend.clear_session()
     assert korean_tokenizer.tokenize(KOREAN_SAMPLES[:1]).to_list() == expected
+
+
+def test_tokenize_and_detokenize_survive_every_cache_clear(korean_tokenizer):
+    import keras
+
+    tok = korean_tokenizer
+    ids = tok.tokenize(KOREAN_SAMPLES)
+    text = _decode(tok.detokenize(ids))
+    traced = tf.function(lambda s: tok.tokenize(s).to_tensor())
+    traced_ids = traced(tf.constant(KOREAN_SAMPLES)).numpy()
+    built_before = tf.data.Dataset.from_tensor_slices(KOREAN_SAMPLES).batch(4).map(tok.tokenize)
+    assert [r for b in built_before for r in b.to_list()] == ids.to_list()
+
+    keras.utils.set_random_seed(1)
+    tf.random.set_seed(2)
+    keras.backend.clear_session()
+
+    assert tok.tokenize(KOREAN_SAMPLES).to_list() == ids.to_list()
+    assert _decode(tok.detokenize(ids)) == text
+    np.testing.assert_array_equal(traced(tf.constant(KOREAN_SAMPLES)).numpy(), traced_ids)
+    assert [r for b in built_before for r in b.to_list()] == ids.to_list()
+    built_after = tf.data.Dataset.from_tensor_slices(KOREAN_SAMPLES).batch(4).map(tok.tokenize)
+    assert [r for b in built_after for r in b.to_list()] == ids.to_list()
+    rebuilt = built_after.map(lambda batch: tok.detokenize(batch))
+    assert [s.decode("utf-8") for b in rebuilt for s in b.numpy()] == text
+
+
+def test_plain_tf_text_tokenizer_loses_its_model_when_caches_clear(korean_tokenizer):
+    # The failure SubwordTokenizer._sentencepiece guards against. If tf-text ever keeps its
+    # model across cache clears, this fails and the rebuild there can go.
+    import keras
+    import tensorflow_text as tf_text
+
+    plain = tf_text.SentencepieceTokenizer(model=korean_tokenizer._model_proto, out_type=tf.int32)
+    expected = plain.tokenize(["고양이"]).to_list()
+    assert korean_tokenizer.tokenize(["고양이"]).to_list() == expected
+    keras.utils.set_random_seed(0)
+    with pytest.raises(tf.errors.NotFoundError, match="SentencepieceOp"):
+        plain.tokenize(["고양이"])
+    assert korean_tokenizer.tokenize(["고양이"]).to_list() == expected
+
+
+def test_ids_are_those_of_the_sentencepiece_library(korean_tokenizer, english_tokenizer):
+    import sentencepiece as spm
+
+    for tokenizer, samples in ((korean_tokenizer, KOREAN_SAMPLES), (english_tokenizer, ENGLISH_SAMPLES)):
+        processor = spm.SentencePieceProcessor(model_proto=tokenizer._model_proto)
+        texts = [normalize_text(s, lowercase=tokenizer.lowercase) for s in samples]
+        assert tokenizer.tokenize(samples).to_list() == processor.encode(texts)
+
+
+def test_exported_tokenizer_reloads_in_a_fresh_process_without_this_package(tmp_path, korean_tokenizer):
+    import subprocess
+    import sys
+
+    import keras
+
+    tokenizer = SubwordTokenizer.load(korean_tokenizer.save(tmp_path / "ko"))
+
+    def serve(texts):
+        ids = tokenizer.tokenize(texts)
+        return {"ids": ids.to_tensor(), "text": tokenizer.detokenize(ids)}
+
+    archive = keras.export.ExportArchive()  # as kdl_transformer.export writes its SavedModels
+    archive.track(tokenizer)
+    archive.add_endpoint(name="serve", fn=serve, input_signature=[tf.TensorSpec([None], tf.string)])
+    archive.write_out(str(tmp_path / "export"), verbose=False)
+    expected = {"ids": tokenizer.tokenize(KOREAN_SAMPLES).to_tensor().numpy().tolist(),
+                "text": [normalize_text(s) for s in KOREAN_SAMPLES]}
+    script = f"""
+import json, sys
+sys.modules["kdl_transformer"] = None  # importing this package now fails
+import tensorflow as tf, tensorflow_text  # noqa: F401
+reloaded = tf.saved_model.load({str(tmp_path / "export")!r})
+texts = tf.constant(json.loads({json.dumps(KOREAN_SAMPLES)!r}))
+outputs = []
+for _ in range(2):
+    out = reloaded.serve(texts)
+    outputs.append({{"ids": out["ids"].numpy().tolist(), "text": [s.decode() for s in out["text"].numpy()]}})
+    tf.random.set_seed(0)  # clears TensorFlow's caches between the two calls
+print(json.dumps(outputs))
+"""
+    result = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=300)
+    assert result.returncode == 0, result.stderr[-3000:]
+    assert json.loads(result.stdout.strip().splitlines()[-1]) == [expected, expected]

@@ -169,3 +169,37 @@ def test_a_resumed_run_keeps_the_best_epoch_and_the_patience_of_the_first_sessio
     np.testing.assert_allclose(model.get_weights()[0][:, 0], points[1], atol=1e-6)
     saved = keras.saving.load_model(tmp_path / "model.keras").get_weights()[0][:, 0]
     np.testing.assert_allclose(saved, points[1], atol=1e-6)  # not overwritten by epoch 3
+
+
+def test_is_finished_needs_a_model_a_history_the_end_of_training_and_no_backup(tmp_path):
+    run = training.RunDir(tmp_path)
+    assert not training.is_finished(tmp_path)
+    run.model_path.write_bytes(b"")
+    run.write_json("history.json", {"loss": [1.0]})
+    assert not training.is_finished(tmp_path)  # e.g. killed while averaging checkpoints
+    run.update_metrics(epochs_trained=1)
+    assert training.is_finished(tmp_path)
+    run.backup_dir.mkdir()
+    assert not training.is_finished(run)  # interrupted: BackupAndRestore's state is pending
+    run.backup_dir.rmdir()
+    run.history_path.unlink()
+    assert not training.is_finished(run)
+
+
+@dataclasses.dataclass
+class RunConfig:
+    embed_dim: int = 8
+    epochs: int = 3
+    patience: int = 2
+    beam_size: int = 4
+
+
+def test_a_resume_may_change_only_the_epoch_budget_and_the_decoding_defaults(tmp_path):
+    training.check_resumable(tmp_path, RunConfig(embed_dim=99))  # nothing saved yet
+    training.save_config(tmp_path, RunConfig())
+    training.check_resumable(tmp_path, RunConfig(epochs=10, patience=5, beam_size=8))
+    with pytest.raises(ValueError, match=r"different settings \(embed_dim\).*only epochs, "
+                                         r"patience, beam_size may change.*another --out"):
+        training.check_resumable(tmp_path, RunConfig(embed_dim=16, epochs=10))
+    with pytest.raises(ValueError, match=r"different settings \(epochs\)"):
+        training.check_resumable(tmp_path, RunConfig(epochs=10), resumable_fields={"patience"})

@@ -15,7 +15,8 @@ import warnings
 import numpy as np
 import pytest
 
-from kdl_transformer.models.translator import END_ID, TranslatorConfig
+from kdl_transformer.configs import TranslatorConfig
+from kdl_transformer.text.special_tokens import END_ID
 from kdl_transformer.workflows import translator as workflow
 
 ODD_SENTENCES = [

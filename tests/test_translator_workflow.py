@@ -6,7 +6,7 @@ import keras
 import pytest
 
 from kdl_transformer import training
-from kdl_transformer.models.translator import TranslatorConfig
+from kdl_transformer.configs import TranslatorConfig
 from kdl_transformer.workflows import translator as workflow
 
 SYNTHETIC = {"dataset": "synthetic", "synthetic_pairs": "500"}
@@ -84,7 +84,7 @@ def test_decoding_defaults_of_a_finished_run_change_without_retraining(tmp_path)
 
 
 def test_token_dropout_hides_inputs_but_never_targets_start_or_padding():
-    from kdl_transformer.models.translator import PAD_ID, START_ID, UNK_ID
+    from kdl_transformer.text.special_tokens import PAD_ID, START_ID, UNK_ID
 
     config = TranslatorConfig.quick(dataset="synthetic", synthetic_pairs=300, token_dropout=0.25)
     pairs = workflow.load_splits(config)["train"]

@@ -1,8 +1,15 @@
-"""Models built from `kdl_transformer.layers`: the IMDB classifier and the translator."""
+"""Models built from `kdl_transformer.layers`: the IMDB classifier and the translator network.
 
-from kdl_transformer.models.classifier import ClassifierConfig  # noqa: F401
+Their configurations are in `kdl_transformer.configs`, their training objectives in
+`kdl_transformer.objectives`, the translation facade in `kdl_transformer.translator`.
+Importing any model also registers those objectives (loss, metric, learning-rate schedule),
+so that a compiled model saved as `.keras` reloads, optimizer included, with no
+`custom_objects`.
+"""
+
+from kdl_transformer import objectives  # noqa: F401  (registers what a saved model's compile names)
+from kdl_transformer.models.classifier import TextClassifier  # noqa: F401
 from kdl_transformer.models.classifier import build_classifier  # noqa: F401
 from kdl_transformer.models.classifier import build_text_classifier  # noqa: F401
-from kdl_transformer.models.translator import Seq2SeqTransformer  # noqa: F401
-from kdl_transformer.models.translator import Translator  # noqa: F401
-from kdl_transformer.models.translator import TranslatorConfig  # noqa: F401
+from kdl_transformer.models.seq2seq_transformer import Seq2SeqTransformer  # noqa: F401
+from kdl_transformer.models.seq2seq_transformer import build_translator_model  # noqa: F401

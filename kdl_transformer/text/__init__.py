@@ -5,7 +5,8 @@ made or `normalize_strings` runs, not when this package is imported.
 """
 
 from kdl_transformer.text.normalization import normalize_strings, normalize_text
-from kdl_transformer.text.subword_tokenizer import RESERVED_TOKENS, SubwordTokenizer
+from kdl_transformer.text.special_tokens import END_ID, PAD_ID, RESERVED_TOKENS, START_ID, UNK_ID
+from kdl_transformer.text.subword_tokenizer import SubwordTokenizer
 from kdl_transformer.text.translation_dataset import encode_translation_pairs, make_translation_dataset
 from kdl_transformer.text.vectorization import (
     adapt_text_vectorization,
@@ -15,7 +16,11 @@ from kdl_transformer.text.vectorization import (
 from kdl_transformer.text.word_dropout import word_dropout
 
 __all__ = [
+    "END_ID",
+    "PAD_ID",
     "RESERVED_TOKENS",
+    "START_ID",
+    "UNK_ID",
     "SubwordTokenizer",
     "adapt_text_vectorization",
     "encode_translation_pairs",

@@ -39,15 +39,16 @@ import hashlib
 import io
 import json
 import re
+import types
 import warnings
 from pathlib import Path
 
 import tensorflow as tf
 
+from kdl_transformer.quiet import filtered_stderr
 from kdl_transformer.text.normalization import normalize_strings
+from kdl_transformer.text.special_tokens import END_ID, PAD_ID, RESERVED_TOKENS, START_ID, UNK_ID
 
-RESERVED_TOKENS = ("[PAD]", "[UNK]", "[START]", "[END]")
-PAD_ID, UNK_ID, START_ID, END_ID = 0, 1, 2, 3
 MODEL_FILE = "sentencepiece.model"
 VOCAB_FILE = "vocab.txt"
 METADATA_FILE = "tokenizer.json"
@@ -59,10 +60,12 @@ class SubwordTokenizer(tf.Module):
 
     Strings go in, int32 ids come out (and back). Both directions are TensorFlow ops, so
     the tokenizer runs eagerly, inside `tf.data.Dataset.map`, inside a `tf.function`, and
-    inside an exported SavedModel: it is a `tf.Module`, so an object that holds it as an
-    attribute saves its SentencePiece model with it (embedded in the graph, and, for a
-    tokenizer loaded from or saved to a directory, also as the asset `sentencepiece.model`).
-    Loading such a SavedModel needs `import tensorflow_text` first (for its ops).
+    inside an exported SavedModel, and keeps working after TensorFlow clears its caches
+    (`keras.utils.set_random_seed`, `tf.random.set_seed`, `keras.backend.clear_session`). A
+    graph that tokenizes carries the SentencePiece model in the graph itself; as a `tf.Module`
+    held by a saved object, a tokenizer loaded from or saved to a directory also adds the
+    asset `sentencepiece.model`. Loading such a SavedModel needs `import tensorflow_text`
+    first (for its ops).
 
     Reserved ids: `[PAD]`=0, `[UNK]`=1, `[START]`=2, `[END]`=3. `tokenize` never adds
     `[START]`/`[END]`; `detokenize` drops `[PAD]`, `[START]` and `[END]`. Characters never
@@ -87,7 +90,7 @@ class SubwordTokenizer(tf.Module):
     def __init__(self, model_proto, lowercase=False, metadata=None, name=None):
         super().__init__(name=name)
         import sentencepiece as spm
-        import tensorflow_text as tf_text
+        import tensorflow_text  # noqa: F401  (fails here, not in a later trace, when missing)
 
         processor = spm.SentencePieceProcessor(model_proto=model_proto)
         pieces = tuple(processor.id_to_piece(i) for i in range(processor.get_piece_size()))
@@ -101,13 +104,9 @@ class SubwordTokenizer(tf.Module):
         self._piece_to_id = {piece: i for i, piece in enumerate(pieces)}
         self.lowercase = bool(lowercase)
         self.metadata = dict(metadata or {})
-        self._sentencepiece = tf_text.SentencepieceTokenizer(model=self._model_proto, out_type=tf.int32)
-        # tf-text's model resource belongs to the kernel that made it, and eager kernels are
-        # dropped whenever TensorFlow clears its caches (`keras.utils.set_random_seed`,
-        # `tf.random.set_seed`, `clear_session`), after which every call fails with
-        # "Resource ..._SentencepieceOp... does not exist". A resource with a shared name
-        # (one per model content) lives in the resource manager instead and survives.
-        self._sentencepiece._model_resource = _shared_model_resource(self._model_proto)
+        # The tf-text tokenizer of eager calls (see `_sentencepiece`), in a plain namespace so
+        # that `tf.Module` neither tracks nor saves it: a graph builds its own.
+        self._eager = types.SimpleNamespace(sentencepiece=None)
         self.model_asset = None  # a tf.saved_model.Asset once the model lives in a file
 
     # ------------------------------------------------------------------ training
@@ -240,7 +239,7 @@ class SubwordTokenizer(tf.Module):
             int32 ids: a 1-D tensor for a scalar string, a `tf.RaggedTensor` of shape
             (batch, None) for a batch. An empty string gives an empty sequence.
         """
-        return self._sentencepiece.tokenize(self.normalize(strings))
+        return self._sentencepiece("tokenize", self.normalize(strings))
 
     def __call__(self, strings):
         return self.tokenize(strings)
@@ -265,7 +264,43 @@ class SubwordTokenizer(tf.Module):
             ids = tf.boolean_mask(ids, keep)
         else:
             ids = tf.ragged.boolean_mask(ids, keep)  # (batch, T) -> (batch, None)
-        return self._sentencepiece.detokenize(ids)
+        return self._sentencepiece("detokenize", ids)
+
+    def _sentencepiece(self, method, inputs):
+        """Run `method` ("tokenize"/"detokenize") of a public `tf_text.SentencepieceTokenizer`.
+
+        Why not one tf-text tokenizer for the object's lifetime: tf-text keeps the parsed model
+        in a resource owned by the kernel that created it, and TensorFlow drops eager kernels
+        whenever it clears its caches (`keras.utils.set_random_seed`, `tf.random.set_seed`,
+        `keras.backend.clear_session`). Every later use of that resource, eagerly or from a
+        `tf.function`/`tf.data` graph that captured it, then fails with `NotFoundError`
+        "Resource ..._SentencepieceOp... does not exist". (keras-hub's `SentencePieceTokenizer`
+        wraps the same tf-text tokenizer and fails the same way; tf-text's unresourced
+        `FastSentencepieceTokenizer` gives other ids for BPE models.) So:
+
+        - in a graph (`tf.function`, `tf.data.Dataset.map`, a SavedModel export) a tokenizer is
+          built inside that graph: its model op is a node of the graph, every instantiation of
+          the graph makes its own resource, and nothing eager is captured. (Building it under
+          `tf.init_scope` would capture an eager resource and fail the same way.)
+        - eagerly one tokenizer is reused, and rebuilt once when its resource was dropped.
+        """
+        import tensorflow_text as tf_text
+
+        def build():
+            return tf_text.SentencepieceTokenizer(model=self._model_proto, out_type=tf.int32)
+
+        if not tf.executing_eagerly():
+            return getattr(build(), method)(inputs)
+        if self._eager.sentencepiece is not None:
+            try:
+                return getattr(self._eager.sentencepiece, method)(inputs)
+            except tf.errors.NotFoundError:  # TensorFlow cleared its caches since it was built
+                pass
+        self._eager.sentencepiece = build()
+        # Its first use logs "normalizer.cc(51) LOG(INFO) ..." (no option silences it): filtered
+        # as TensorFlow's own INFO lines are, under $TF_CPP_MIN_LOG_LEVEL.
+        with filtered_stderr():
+            return getattr(self._eager.sentencepiece, method)(inputs)
 
     # ------------------------------------------------------------------ files
     def save(self, directory):
@@ -319,22 +354,6 @@ class SubwordTokenizer(tf.Module):
         return (
             f"SubwordTokenizer(vocabulary_size={self.vocabulary_size}, lowercase={self.lowercase})"
         )
-
-
-def _shared_model_resource(model_proto):
-    """A tf-text SentencePiece model resource registered under a content-derived name."""
-    from tensorflow_text.python.ops import sentencepiece_tokenizer as tf_text_sentencepiece
-
-    shared_name = "kdl_sentencepiece_" + hashlib.sha256(model_proto).hexdigest()[:32]
-
-    class _SharedSentencepieceModelResource(tf_text_sentencepiece._SentencepieceModelResource):
-        def _create_resource(self):
-            with tf.name_scope("SubwordTokenizerInitializer"):
-                return tf_text_sentencepiece.gen_sentencepiece_tokenizer.sentencepiece_op(
-                    model=self._model, shared_name=shared_name
-                )
-
-    return _SharedSentencepieceModelResource(model_proto, None)
 
 
 def _normalized_sentences(texts, lowercase):

@@ -18,6 +18,8 @@ padding would retrace for every new length.
 import numpy as np
 import tensorflow as tf
 
+from kdl_transformer.quiet import filtered_stderr
+
 
 def encode_translation_pairs(pairs, source_tokenizer, target_tokenizer, max_length):
     """Tokenize and pad sentence pairs into numpy arrays.
@@ -44,8 +46,9 @@ def encode_translation_pairs(pairs, source_tokenizer, target_tokenizer, max_leng
     start = tf.fill([n, 1], tf.constant(target_tokenizer.start_id, tf.int32))
     end = tf.fill([n, 1], tf.constant(target_tokenizer.end_id, tf.int32))
     tgt = tgt[:, : max_length - 1]
-    target_input = tf.concat([start, tgt], axis=1)  # (n, <= max_length)
-    target_output = tf.concat([tgt, end], axis=1)  # (n, <= max_length)
+    with filtered_stderr():  # oneDNN's one-off "supports DT_INT64 only ..." line (see quiet.py)
+        target_input = tf.concat([start, tgt], axis=1)  # (n, <= max_length)
+        target_output = tf.concat([tgt, end], axis=1)  # (n, <= max_length)
     shape = [n, max_length]
     return (
         src[:, :max_length].to_tensor(default_value=0, shape=shape).numpy(),

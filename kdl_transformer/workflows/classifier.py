@@ -7,7 +7,7 @@ classifier` and the notebook call. A run directory holds:
       config.json          ClassifierConfig
       vocabulary.txt       the TextVectorization vocabulary, one token per line (line 1: padding "")
       model.keras          the best token-id model (by validation loss)
-      history.json, learning_curves.png, logs/ (TensorBoard), backup/ (while training)
+      history.json, best_epoch.json, learning_curves.png, logs/ (TensorBoard), backup/
       metrics.json         train_seconds, epochs_trained, then the test results of `evaluate`
 
 Training is resumable: run `train` again with the same `out` after an interruption.
@@ -22,17 +22,17 @@ from pathlib import Path
 import keras
 import numpy as np
 
-from kdl_transformer import plotting, training
+from kdl_transformer import batching, plotting, training
+from kdl_transformer.attention_maps import attention_rollout, encode_with_attention, max_pool_wins
+from kdl_transformer.configs import ClassifierConfig
+from kdl_transformer.evaluation import classification_report
 from kdl_transformer.models.classifier import (
-    ClassifierConfig,
-    attention_rollout,
     build_classifier,
     build_text_classifier,
     check_texts,
-    encode_with_attention,
-    max_pool_wins,
     split_text_classifier,
 )
+from kdl_transformer.objectives import compile_classifier
 
 VOCABULARY_FILE = "vocabulary.txt"
 QUICK_SIZES = {"train": 512, "val": 128, "test": 256}
@@ -108,58 +108,24 @@ def vectorize(vectorizer, texts, batch_size=1024):
     return np.concatenate(chunks).astype("int64")
 
 
-def _review_lengths(token_ids):
-    import tensorflow as tf
-
-    return tf.reduce_sum(tf.cast(token_ids != 0, tf.int32), axis=-1)
-
-
-def _sort_by_length(token_ids, labels):
-    """Sort a window of reviews by length, so that each batch holds similar lengths."""
-    import tensorflow as tf
-
-    order = tf.argsort(_review_lengths(token_ids))
-    return tf.gather(token_ids, order), tf.gather(labels, order)
-
-
-def _trim_padding(token_ids, labels):
-    """Cut a batch to its longest review (the padding mask hides the rest anyway)."""
-    import tensorflow as tf
-
-    longest = tf.maximum(tf.reduce_max(_review_lengths(token_ids)), 1)
-    return token_ids[:, :longest], labels
-
-
 def make_dataset(token_ids, labels, batch_size, shuffle=False, seed=None, token_dropout=0.0,
                  window_batches=16):
     """Batches `(token ids (B, T), labels (B, 1) float32)` of reviews of similar lengths.
 
-    Reviews are sorted by length within windows of `window_batches` batches (length
-    bucketing), and each batch is cut to its longest review: IMDB reviews are much
-    shorter than `sequence_length` on average, so most of the padding, and of the
-    attention's T x T work, disappears. With `shuffle`, the reviews are reshuffled
-    every epoch (and the batches of each window too), and `token_dropout` replaces
-    that share of the words by the out-of-vocabulary id (word dropout).
+    `kdl_transformer.batching.length_bucketed_dataset`, sorted by review length: each batch
+    is cut to its longest review. With `shuffle`, `token_dropout` replaces that share of the
+    words by the out-of-vocabulary id (word dropout).
     """
-    import tensorflow as tf
+    from kdl_transformer.text import word_dropout
+
+    def augment(ids):  # id 1 is TextVectorization's out-of-vocabulary token
+        return word_dropout(ids, token_dropout, unk_id=1, seed=seed)
 
     labels = np.asarray(labels, dtype="float32").reshape(-1, 1)
-    batches = -(-len(token_ids) // batch_size)
-    dataset = tf.data.Dataset.from_tensor_slices((token_ids, labels))
-    if shuffle:
-        dataset = dataset.shuffle(len(token_ids), seed=seed, reshuffle_each_iteration=True)
-    dataset = dataset.batch(batch_size * window_batches).map(_sort_by_length).unbatch()
-    dataset = dataset.batch(batch_size).map(_trim_padding)
-    if shuffle and token_dropout:
-        from kdl_transformer.text import word_dropout
-
-        dataset = dataset.map(  # id 1 is TextVectorization's out-of-vocabulary token
-            lambda ids, labels: (word_dropout(ids, token_dropout, unk_id=1, seed=seed), labels)
-        )
-    if shuffle:  # do not feed each window's batches shortest-first
-        dataset = dataset.shuffle(window_batches, seed=seed, reshuffle_each_iteration=True)
-    dataset = dataset.apply(tf.data.experimental.assert_cardinality(batches))
-    return dataset.prefetch(tf.data.AUTOTUNE)
+    return batching.length_bucketed_dataset(
+        token_ids, labels, batch_size, shuffle=shuffle, seed=seed, window_batches=window_batches,
+        augment=augment if token_dropout else None,
+    )
 
 
 def predict_ids(model, token_ids, batch_size=256):
@@ -173,71 +139,29 @@ def predict_ids(model, token_ids, batch_size=256):
     token_ids = np.asarray(token_ids)
     order = np.argsort((token_ids != 0).sum(axis=1), kind="stable")
     dataset = tf.data.Dataset.from_tensor_slices(token_ids[order]).batch(batch_size)
-    dataset = dataset.map(lambda ids: _trim_padding(ids, None)[0]).prefetch(tf.data.AUTOTUNE)
+    dataset = dataset.map(batching.trim_padding).prefetch(tf.data.AUTOTUNE)
     probabilities = np.empty(len(token_ids), dtype="float32")
     probabilities[order] = model.predict(dataset, verbose=0).reshape(-1)
     return probabilities
 
 
 # ----------------------------------------------------------------------------- training
-def make_optimizer(config, steps_per_epoch):
-    """The optimizer of `config`, with linear warm-up + cosine decay when schedule="cosine"."""
-    learning_rate = config.learning_rate
-    if config.schedule == "cosine":
-        total = max(1, steps_per_epoch * config.epochs)
-        warmup = int(config.warmup_fraction * total)
-        learning_rate = keras.optimizers.schedules.CosineDecay(
-            initial_learning_rate=0.0 if warmup else config.learning_rate,
-            decay_steps=max(1, total - warmup),
-            warmup_target=config.learning_rate if warmup else None,
-            warmup_steps=warmup,
-        )
-    if config.optimizer == "adamw":
-        return keras.optimizers.AdamW(learning_rate, weight_decay=config.weight_decay)
-    if config.optimizer == "adam":
-        return keras.optimizers.Adam(learning_rate)
-    return keras.optimizers.RMSprop(learning_rate)
-
-
-def compile_classifier(model, config, steps_per_epoch):
-    model.compile(
-        optimizer=make_optimizer(config, steps_per_epoch),
-        loss="binary_crossentropy",
-        metrics=["accuracy"],
-        jit_compile=config.jit_compile,
-    )
-    return model
-
-
-def _check_same_config(run_dir, config):
-    if not run_dir.config_path.exists():
-        return
-    saved = training.load_config(run_dir, ClassifierConfig)
-    if saved != config:
-        changed = sorted(
-            name for name, value in dataclasses.asdict(config).items()
-            if dataclasses.asdict(saved)[name] != value
-        )
-        raise ValueError(
-            f"{run_dir.path} already holds a classifier run with different settings ({', '.join(changed)}); "
-            "pass a new --out folder, or the same settings to resume it."
-        )
-
-
 def fit_classifier(config, train, val, out, verbose="auto", extra_callbacks=()):
     """Train a classifier on `train`/`val` `(texts, labels)` into run directory `out`.
 
     Adapts the vectorizer on the training texts (or, when resuming, reads the saved
-    vocabulary), trains with `kdl_transformer.training.fit` (EarlyStopping on
-    `config.monitor`, best checkpoint, BackupAndRestore, TensorBoard) and records the
-    training throughput in metrics.json.
+    vocabulary), trains with `kdl_transformer.training.fit` (best epoch by
+    `config.monitor`, early stopping, BackupAndRestore, TensorBoard) and records the
+    training throughput in metrics.json. Resuming allows other `epochs` and `patience`
+    (`training.check_resumable`), except `epochs` under the cosine schedule, which it sets.
 
     Returns:
         `(text_model, history)`: the end-to-end model over raw strings (best
         weights) and the history dict.
     """
     run_dir = training.RunDir(out)
-    _check_same_config(run_dir, config)
+    sets_schedule = {"epochs"} if config.schedule == "cosine" else set()
+    training.check_resumable(run_dir, config, training.RESUMABLE_FIELDS - sets_schedule)
     training.save_config(run_dir, config)
     keras.utils.set_random_seed(config.seed)
     train_texts, train_labels = check_texts(train[0]), np.asarray(train[1])
@@ -344,24 +268,6 @@ def predict(run_dir, texts):
     return [float(p) for p in predict_texts(load_text_classifier(run_dir), texts)]
 
 
-def classification_report(labels, probabilities):
-    """Accuracy, binary cross-entropy and the 2x2 confusion matrix (rows: true neg/pos)."""
-    labels = np.asarray(labels).astype("int64").reshape(-1)
-    probabilities = np.asarray(probabilities, dtype="float64").reshape(-1)
-    predicted = (probabilities >= 0.5).astype("int64")
-    clipped = np.clip(probabilities, 1e-7, 1 - 1e-7)
-    loss = -np.mean(labels * np.log(clipped) + (1 - labels) * np.log(1 - clipped))
-    matrix = np.zeros((2, 2), dtype="int64")
-    np.add.at(matrix, (labels, predicted), 1)
-    return {
-        "accuracy": float(np.mean(predicted == labels)),
-        "loss": float(loss),
-        "confusion_matrix": matrix.tolist(),
-        "confusion_matrix_labels": ["negative", "positive"],
-        "examples": int(len(labels)),
-    }
-
-
 def evaluate(run_dir, data_dir=None, quick=False):
     """Evaluate a run on the official IMDB test reviews (25,000; 256 in quick mode).
 
@@ -419,40 +325,13 @@ def plot_review_attention(text_model, text, out, max_tokens=ATTENTION_MAX_TOKENS
             f"The review {text!r:.60} has no word known to the vocabulary; "
             "pass a longer English review."
         )
-    shown = tokens[:max_tokens]
     [probability] = predict_texts(text_model, [text])
-    out = Path(out)
-    parts = []
-    for index, layer_scores in enumerate(scores):
-        figure = plotting.plot_attention_heads(
-            layer_scores[0, :, : len(shown), : len(shown)], shown, shown,
-            title=f"encoder block {index}: self-attention (셀프 어텐션), P(positive)={probability:.2f}",
-        )
-        parts.append(plotting.save_figure(figure, out.with_name(f"{out.stem}_layer{index}.png")))
-    importance = np.stack([
-        attention_rollout(scores, padding_mask)[0],
-        max_pool_wins(hidden, padding_mask)[0],
-    ])[:, : len(shown)]  # (2, shown)
-    figure = plotting.plot_attention(
-        importance, shown, ["attention rollout", "max-pool wins"],
-        title="per-token importance (share over the review)",
-    )
-    parts.append(plotting.save_figure(figure, out.with_name(f"{out.stem}_importance.png")))
-    _stack_images(parts, out)
-    return [out, *parts]
-
-
-def _stack_images(paths, out):
-    """Stack PNGs vertically (left-aligned, white padding) into one PNG."""
-    import matplotlib.image
-
-    images = [matplotlib.image.imread(path)[..., :3] for path in paths]
-    width = max(image.shape[1] for image in images)
-    padded = [np.pad(image, ((0, 0), (0, width - image.shape[1]), (0, 0)), constant_values=1.0)
-              for image in images]
-    out.parent.mkdir(parents=True, exist_ok=True)
-    matplotlib.image.imsave(out, np.concatenate(padded, axis=0))
-    return out
+    importance = {
+        "attention rollout": attention_rollout(scores, padding_mask)[0],  # (T,)
+        "max-pool wins": max_pool_wins(hidden, padding_mask)[0],  # (T,)
+    }
+    return plotting.plot_review_attention([layer_scores[0] for layer_scores in scores], importance,
+                                          tokens[:max_tokens], probability, out)
 
 
 def attention(run_dir, text, out=None):

@@ -8,7 +8,7 @@ code can call directly. A run directory holds everything about one run:
       tokenizers/english/    SentencePiece vocabulary of the source (trained on the train split)
       tokenizers/korean/     ... of the target
       model.keras            the best model (lowest validation loss)
-      history.json, learning_curves.png, logs/ (TensorBoard), backup/ (while training)
+      history.json, best_epoch.json, learning_curves.png, logs/ (TensorBoard), backup/
       metrics.json           train_seconds, parameters, data sizes; then `evaluate` results
 """
 
@@ -19,24 +19,18 @@ from pathlib import Path
 
 import keras
 import numpy as np
-import tensorflow as tf
 
-from kdl_transformer import evaluation, plotting, training
-from kdl_transformer.models.translator import (
-    Translator,
-    TranslatorConfig,
-    build_translator_model,
-    compile_translator,
-)
+from kdl_transformer import batching, evaluation, training
+from kdl_transformer.configs import TranslatorConfig
+from kdl_transformer.models.seq2seq_transformer import build_translator_model
+from kdl_transformer.objectives import compile_translator
+from kdl_transformer.plotting import plot_translation_attention
+from kdl_transformer.translator import Translator
 
 SOURCE_TOKENIZER_DIR = Path("tokenizers") / "english"
 TARGET_TOKENIZER_DIR = Path("tokenizers") / "korean"
 QUICK_TRAIN_PAIRS = 600  # quick mode: a slice of the training split, for CI
 QUICK_EVAL_PAIRS = {"tatoeba_test": 40, "flores_devtest": 12, "synthetic_test": 40}
-# Config fields that may change when a run directory is used again: the epoch budget of an
-# interrupted run, and the decoding defaults (`train ... --set length_penalty=1.0` on a finished
-# run only rewrites them; nothing is retrained).
-RESUMABLE_FIELDS = {"epochs", "patience", "beam_size", "length_penalty"}
 
 
 # ------------------------------------------------------------------------------ config, data
@@ -119,37 +113,18 @@ def train_tokenizers(train_pairs, config):
     return english, korean
 
 
-def _trim_padding(inputs, target_output):
-    """Cut a fixed-length batch to its longest row (most Tatoeba pairs are far shorter)."""
-    source, target_input = inputs
-    source_length = tf.reduce_max(tf.reduce_sum(tf.cast(source != 0, tf.int32), axis=1))
-    target_length = tf.reduce_max(tf.reduce_sum(tf.cast(target_output != 0, tf.int32), axis=1))
-    source_length = tf.maximum(source_length, 1)
-    return (source[:, :source_length], target_input[:, :target_length]), target_output[
-        :, :target_length
-    ]
-
-
-def _sort_by_length(inputs, target_output):
-    """Sort a window of rows by target length, so that each batch holds similar lengths."""
-    order = tf.argsort(tf.reduce_sum(tf.cast(target_output != 0, tf.int32), axis=1))
-    source, target_input = inputs
-    return (tf.gather(source, order), tf.gather(target_input, order)), tf.gather(target_output, order)
-
-
 def _token_dropout(rate, seed):
     """Word dropout on the source and decoder-input subwords; the targets stay intact.
 
     The decoder must still predict every true subword, from a context with holes in it.
     """
-    from kdl_transformer.models.translator import UNK_ID
-    from kdl_transformer.text import word_dropout
+    from kdl_transformer.text import UNK_ID, word_dropout
 
-    def apply(inputs, target_output):
+    def apply(inputs):
         source, target_input = inputs
         source = word_dropout(source, rate, UNK_ID, seed)
         target_input = word_dropout(target_input, rate, UNK_ID, seed, keep_first=True)  # [START]
-        return (source, target_input), target_output
+        return source, target_input
 
     return apply
 
@@ -159,49 +134,23 @@ def make_dataset(pairs, source_tokenizer, target_tokenizer, config, shuffle, win
 
     Rows come from `kdl_transformer.text.encode_translation_pairs` (padded to
     `config.sequence_length`). Training batches (`shuffle=True`) get `config.token_dropout`.
-    Within windows of `window_batches` batches the rows are sorted by
-    length, then each batch is cut to its longest row: on Tatoeba (7 subwords on average) that is
-    2-3x less work than padding every row to `sequence_length`. The number of batches stays
-    `ceil(len(pairs) / batch_size)`. Shapes vary, so XLA (`jit_compile`) would recompile for
-    every new shape: keep it off with this pipeline (measured: much slower with it on).
+    They go through `kdl_transformer.batching.length_bucketed_dataset`, sorted by target
+    length: each tensor of a batch is cut to its own longest row. Shapes vary from batch to
+    batch: keep `jit_compile` off (measured: much slower with it on).
     """
     from kdl_transformer.text import encode_translation_pairs
 
     source, target_input, target_output = encode_translation_pairs(
         pairs, source_tokenizer, target_tokenizer, config.sequence_length
     )
-    batches = -(-len(source) // config.batch_size)
-    dataset = tf.data.Dataset.from_tensor_slices(((source, target_input), target_output))
-    if shuffle:
-        dataset = dataset.shuffle(len(source), seed=config.seed, reshuffle_each_iteration=True)
-    dataset = dataset.batch(config.batch_size * window_batches).map(_sort_by_length).unbatch()
-    dataset = dataset.batch(config.batch_size).map(_trim_padding)
-    if shuffle and config.token_dropout:
-        dataset = dataset.map(_token_dropout(config.token_dropout, config.seed))
-    if shuffle:  # do not feed the windows' batches shortest-first
-        dataset = dataset.shuffle(window_batches, seed=config.seed, reshuffle_each_iteration=True)
-    dataset = dataset.apply(tf.data.experimental.assert_cardinality(batches))
-    return dataset.prefetch(tf.data.AUTOTUNE)
+    augment = _token_dropout(config.token_dropout, config.seed) if config.token_dropout else None
+    return batching.length_bucketed_dataset(
+        (source, target_input), target_output, config.batch_size, shuffle=shuffle,
+        seed=config.seed, window_batches=window_batches, augment=augment, sort_by="labels",
+    )
 
 
 # ------------------------------------------------------------------------------ training
-def _check_resumable(run_dir, config):
-    """Refuse to mix two different configurations in one run directory."""
-    if not run_dir.config_path.exists():
-        return
-    saved = training.load_config(run_dir, TranslatorConfig)
-    differ = {
-        f.name
-        for f in dataclasses.fields(TranslatorConfig)
-        if f.name not in RESUMABLE_FIELDS and getattr(saved, f.name) != getattr(config, f.name)
-    }
-    if differ:
-        raise ValueError(
-            f"{run_dir.path} holds a run with different settings ({', '.join(sorted(differ))}); "
-            "choose another --out directory or delete that one."
-        )
-
-
 # What a fine-tuning run must share with the run it starts from (`config.init_from`).
 MODEL_FIELDS = ("source_vocab_size", "target_vocab_size", "sequence_length", "embed_dim",
                 "dense_dim", "num_heads", "num_encoder_layers", "num_decoder_layers",
@@ -210,7 +159,7 @@ MODEL_FIELDS = ("source_vocab_size", "target_vocab_size", "sequence_length", "em
 
 def _check_init_from(config):
     """Refuse an `init_from` that is not a finished run, or whose model has other sizes."""
-    if not Path(config.init_from).is_dir() or not is_finished(config.init_from):
+    if not Path(config.init_from).is_dir() or not training.is_finished(config.init_from):
         raise FileNotFoundError(
             f"init_from={config.init_from!r} is not a finished translator run directory; "
             "train that run first, or fix the path."
@@ -243,15 +192,6 @@ def _tokenizers(run_dir, train_pairs, config):
     return english, korean
 
 
-def is_finished(run_dir):
-    """True when `run_dir` holds a completed run (a best model, a history, no pending backup)."""
-    run_dir = training.RunDir(run_dir)
-    return (
-        run_dir.model_path.exists() and run_dir.history_path.exists()
-        and not run_dir.backup_dir.exists()
-    )
-
-
 def train_run(run_dir, config, splits, verbose="auto", extra_callbacks=(), reuse_finished=False):
     """Train a translator on `splits` into `run_dir` (resuming an interrupted run).
 
@@ -268,8 +208,8 @@ def train_run(run_dir, config, splits, verbose="auto", extra_callbacks=(), reuse
         the `Translator` with the best weights.
     """
     run_dir = training.RunDir(run_dir)
-    _check_resumable(run_dir, config)
-    if reuse_finished and is_finished(run_dir.path):
+    training.check_resumable(run_dir, config)  # epochs, patience and decoding defaults may change
+    if reuse_finished and training.is_finished(run_dir):
         print(f"{run_dir.path} holds a finished run; loading it instead of training again.")
         return load_translator(run_dir.path)
     if config.init_from:
@@ -370,38 +310,6 @@ def evaluate(run_dir, data_dir=None, quick=False, beam_size=None, length_penalty
                for method, scores in by_method.items()}
         for name, by_method in results.items()
     }
-
-
-def plot_translation_attention(maps, out, layer=-1):
-    """Write the cross-attention heads (+ mean) of one layer to `out`, and the decoder
-    self-attention (the causal triangle) to `out` with the suffix `_self`.
-
-    Args:
-        maps: the dict of `Translator.attention`.
-        out: PNG path of the cross-attention figure.
-        layer: which decoder layer (default: the last).
-
-    Returns:
-        `(cross_attention_path, self_attention_path)`.
-    """
-    out = Path(out)
-    cross = plotting.plot_attention_heads(
-        maps["cross_attention"][layer],
-        maps["source_tokens"],
-        maps["output_tokens"],
-        title=f"cross-attention (크로스 어텐션), decoder layer {layer % len(maps['cross_attention'])}: "
-        f"{maps['translation']}",
-    )
-    plotting.save_figure(cross, out)
-    self_path = out.with_name(f"{out.stem}_self{out.suffix}")
-    causal = plotting.plot_attention_heads(
-        maps["decoder_self_attention"][layer],
-        maps["decoder_input_tokens"],
-        maps["decoder_input_tokens"],
-        title="decoder self-attention (마스크드 셀프 어텐션)",
-    )
-    plotting.save_figure(causal, self_path)
-    return out, self_path
 
 
 def attention(run_dir, text, out):
