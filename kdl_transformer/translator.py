@@ -22,6 +22,7 @@ import numpy as np
 import tensorflow as tf
 
 from kdl_transformer import attention_maps, decoding
+from kdl_transformer.quiet import filtered_stderr
 from kdl_transformer.text.special_tokens import END_ID, PAD_ID, START_ID
 
 SEARCH_METHODS = ("greedy", "beam")
@@ -105,7 +106,9 @@ class Translator:
         ids = self.target_tokenizer.tokenize(tf.constant(texts, tf.string))
         ids = ids[:, : self.max_length - 1]
         end = tf.fill([ids.nrows(), 1], END_ID)
-        return tf.concat([ids, end], axis=1).to_tensor(default_value=PAD_ID)
+        with filtered_stderr():  # oneDNN's one-off "supports DT_INT64 only ..." line (see quiet.py)
+            ids = tf.concat([ids, end], axis=1)
+        return ids.to_tensor(default_value=PAD_ID)
 
     # ------------------------------------------------------------------ search
     def search_fn(self, method="greedy", beam_size=None):

@@ -296,10 +296,10 @@ class SubwordTokenizer(tf.Module):
                 return getattr(self._eager.sentencepiece, method)(inputs)
             except tf.errors.NotFoundError:  # TensorFlow cleared its caches since it was built
                 pass
-        self._eager.sentencepiece = build()
-        # Its first use logs "normalizer.cc(51) LOG(INFO) ..." (no option silences it): filtered
+        # Building it logs "normalizer.cc(51) LOG(INFO) ..." (no option silences it): filtered
         # as TensorFlow's own INFO lines are, under $TF_CPP_MIN_LOG_LEVEL.
         with filtered_stderr():
+            self._eager.sentencepiece = build()
             return getattr(self._eager.sentencepiece, method)(inputs)
 
     # ------------------------------------------------------------------ files
