@@ -9,6 +9,21 @@ from tests.layer_test_case import run_layer_test
 rng = np.random.default_rng(0)
 
 
+def decode_step_by_step(decoder, embedding, target_ids, source_mask, cache, cross_cache):
+    """Feed `target_ids` one token at a time through the caches: the outputs, float32 (B, T, D)."""
+    steps = []
+    for i in range(target_ids.shape[1]):
+        step, cache, cross_cache = decoder(
+            embedding(target_ids[:, i : i + 1], start_index=i),
+            encoder_padding_mask=source_mask,
+            self_attention_cache=cache,
+            self_attention_cache_update_index=i,
+            cross_attention_cache=cross_cache,
+        )
+        steps.append(ops.convert_to_numpy(ops.cast(step[:, 0], "float32")))
+    return np.stack(steps, axis=1)
+
+
 @pytest.mark.parametrize("norm_first", [False, True])
 def test_decoder_layer_checks(norm_first):
     run_layer_test(
@@ -71,15 +86,8 @@ def test_cached_step_by_step_decoding_equals_full_pass():
     cache = decoder.init_self_attention_cache(3, 6)
     cross_cache = decoder.compute_cross_attention_cache(source)
     assert cache.shape == (3, 2, 4, 6, 4) and cross_cache.shape == (3, 2, 4, 5, 4)
-    for i in range(6):
-        step, cache, cross_cache = decoder(
-            embedding(target_ids[:, i : i + 1], start_index=i),
-            encoder_padding_mask=source_mask,
-            self_attention_cache=cache,
-            self_attention_cache_update_index=i,
-            cross_attention_cache=cross_cache,
-        )
-        assert np.max(np.abs(np.asarray(step[:, 0]) - np.asarray(full[:, i]))) < 1e-5
+    steps = decode_step_by_step(decoder, embedding, target_ids, source_mask, cache, cross_cache)
+    assert np.max(np.abs(steps - np.asarray(full))) < 1e-5
 
 
 def test_cache_without_index_is_a_clear_error():
@@ -131,15 +139,6 @@ def test_cached_decoding_equals_full_pass_under_mixed_precision(policy, atol):
     cache = decoder.init_self_attention_cache(2, 6)
     assert keras.backend.standardize_dtype(cache.dtype) == compute_dtype  # the default
     cross_cache = decoder.compute_cross_attention_cache(source)
-    for i in range(6):
-        step, cache, cross_cache = decoder(
-            embedding(target_ids[:, i : i + 1], start_index=i),
-            encoder_padding_mask=source_mask,
-            self_attention_cache=cache,
-            self_attention_cache_update_index=i,
-            cross_attention_cache=cross_cache,
-        )
-        step = ops.convert_to_numpy(ops.cast(step[:, 0], "float32"))
-        expected = ops.convert_to_numpy(ops.cast(full[:, i], "float32"))
-        assert np.all(np.isfinite(step))
-        np.testing.assert_allclose(step, expected, atol=atol)
+    steps = decode_step_by_step(decoder, embedding, target_ids, source_mask, cache, cross_cache)
+    assert np.all(np.isfinite(steps))
+    np.testing.assert_allclose(steps, ops.convert_to_numpy(ops.cast(full, "float32")), atol=atol)

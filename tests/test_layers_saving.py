@@ -18,29 +18,37 @@ def build_seq2seq():
     return keras.Model([source, target], keras.layers.Dense(30)(decoded))
 
 
-def test_keras_file_reloads_in_fresh_process_without_custom_objects(tmp_path):
-    model = build_seq2seq()
-    source = np.array([[3, 4, 5, 0], [6, 7, 0, 0]], "int32")
-    target = np.array([[2, 9, 0], [2, 8, 11]], "int32")
-    expected = model.predict([source, target], verbose=0)
-    model.save(tmp_path / "model.keras")
-    np.save(tmp_path / "source.npy", source)
-    np.save(tmp_path / "target.npy", target)
+def predict_in_fresh_process(model, inputs, tmp_path):
+    """Save `model` as .keras, reload it in a new Python process, predict `inputs` there.
 
+    Returns `(outputs, stderr)`: the list of the reloaded model's outputs and the child's stderr.
+    """
+    model.save(tmp_path / "model.keras")
+    np.savez(tmp_path / "inputs.npz", *inputs)
     script = textwrap.dedent(
         f"""
         import numpy as np, keras
         import kdl_transformer  # registers the layers; no custom_objects below
         model = keras.saving.load_model({str(tmp_path / "model.keras")!r})
-        out = model.predict([np.load({str(tmp_path / "source.npy")!r}),
-                             np.load({str(tmp_path / "target.npy")!r})], verbose=0)
-        np.save({str(tmp_path / "reloaded.npy")!r}, out)
+        inputs = np.load({str(tmp_path / "inputs.npz")!r})
+        outs = model.predict([inputs[f"arr_{{i}}"] for i in range(len(inputs))], verbose=0)
+        np.savez({str(tmp_path / "reloaded.npz")!r}, *(outs if isinstance(outs, list) else [outs]))
         """
     )
     result = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True)
     assert result.returncode == 0, result.stderr[-2000:]
-    assert "unbuilt state" not in result.stderr
-    np.testing.assert_array_equal(np.load(tmp_path / "reloaded.npy"), expected)
+    reloaded = np.load(tmp_path / "reloaded.npz")
+    return [reloaded[f"arr_{i}"] for i in range(len(reloaded))], result.stderr
+
+
+def test_keras_file_reloads_in_fresh_process_without_custom_objects(tmp_path):
+    model = build_seq2seq()
+    source = np.array([[3, 4, 5, 0], [6, 7, 0, 0]], "int32")
+    target = np.array([[2, 9, 0], [2, 8, 11]], "int32")
+    expected = model.predict([source, target], verbose=0)
+    (reloaded,), stderr = predict_in_fresh_process(model, [source, target], tmp_path)
+    assert "unbuilt state" not in stderr
+    np.testing.assert_array_equal(reloaded, expected)
 
 
 def build_seq2seq_with_attention_maps():
@@ -76,21 +84,6 @@ def test_functional_model_with_attention_outputs_fits_saves_and_reloads(tmp_path
     assert history.history["loss"][-1] < history.history["loss"][0]
 
     expected = model.predict([source, target], verbose=0)
-    model.save(tmp_path / "model.keras")
-    np.save(tmp_path / "source.npy", source)
-    np.save(tmp_path / "target.npy", target)
-    script = textwrap.dedent(
-        f"""
-        import numpy as np, keras
-        import kdl_transformer  # registers the layers; no custom_objects below
-        model = keras.saving.load_model({str(tmp_path / "model.keras")!r})
-        outs = model.predict([np.load({str(tmp_path / "source.npy")!r}),
-                              np.load({str(tmp_path / "target.npy")!r})], verbose=0)
-        np.savez({str(tmp_path / "reloaded.npz")!r}, *outs)
-        """
-    )
-    result = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True)
-    assert result.returncode == 0, result.stderr[-2000:]
-    reloaded = np.load(tmp_path / "reloaded.npz")
-    for i, array in enumerate(expected):
-        np.testing.assert_allclose(reloaded[f"arr_{i}"], array, atol=1e-6)
+    reloaded, _ = predict_in_fresh_process(model, [source, target], tmp_path)
+    for array, again in zip(expected, reloaded):
+        np.testing.assert_allclose(again, array, atol=1e-6)
