@@ -40,13 +40,15 @@ def trim_padding(*batch):
 
 
 def length_bucketed_dataset(features, labels, batch_size, shuffle=False, seed=None,
-                            window_batches=16, augment=None, sort_by="features"):
+                            window_batches=16, augment=None, sort_by="features",
+                            drop_remainder=False):
     """`(features, labels)` batches of rows of similar lengths, padding trimmed.
 
     Within windows of `window_batches * batch_size` rows, the rows are sorted by the
     non-padding length of one tensor (`sort_by`), then batched, and every int (B, T) tensor of a
     batch is cut to its own longest row (`trim_padding`). The number of batches stays
-    `ceil(n / batch_size)` (asserted, so `len(dataset)` works). With `shuffle`, the rows are
+    `ceil(n / batch_size)` (asserted, so `len(dataset)` works; `n // batch_size` with
+    `drop_remainder`). With `shuffle`, the rows are
     reshuffled every epoch before the windows are cut, the batches of each window are shuffled
     too (not fed shortest-first), and `augment` is applied to the features of each batch.
 
@@ -60,6 +62,8 @@ def length_bucketed_dataset(features, labels, batch_size, shuffle=False, seed=No
         augment: `features -> features` on a trimmed batch (e.g. word dropout), training only.
         sort_by: "features", the first tensor of `features` (the classifier's token ids), or
             "labels", the first tensor of `labels` (the translator's decoder targets).
+        drop_remainder: drop the last, partial batch, so that every batch has `batch_size`
+            rows, statically (what `tf.distribute` needs to split batches over replicas).
 
     Returns:
         a `tf.data.Dataset` of `(features, labels)` in the structure given.
@@ -88,10 +92,15 @@ def length_bucketed_dataset(features, labels, batch_size, shuffle=False, seed=No
     if shuffle:
         dataset = dataset.shuffle(rows, seed=seed, reshuffle_each_iteration=True)
     dataset = dataset.batch(batch_size * window_batches).map(sort_window).unbatch()
-    dataset = dataset.batch(batch_size).map(trim_padding)
+    dataset = dataset.batch(batch_size, drop_remainder=drop_remainder).map(trim_padding)
     if shuffle and augment is not None:
         dataset = dataset.map(lambda features, labels: (augment(features), labels))
     if shuffle:  # do not feed each window's batches shortest-first
         dataset = dataset.shuffle(window_batches, seed=seed, reshuffle_each_iteration=True)
-    dataset = dataset.apply(tf.data.experimental.assert_cardinality(-(-rows // batch_size)))
-    return dataset.prefetch(tf.data.AUTOTUNE)
+    batches = rows // batch_size if drop_remainder else -(-rows // batch_size)
+    dataset = dataset.apply(tf.data.experimental.assert_cardinality(batches))
+    # Under MultiWorkerMirroredStrategy every worker builds this same (seeded) pipeline and
+    # keeps its share of each global batch; there are no files to shard by.
+    options = tf.data.Options()
+    options.experimental_distribute.auto_shard_policy = tf.data.experimental.AutoShardPolicy.DATA
+    return dataset.with_options(options).prefetch(tf.data.AUTOTUNE)

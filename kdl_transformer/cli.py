@@ -3,6 +3,7 @@
     kdl-transformer demo                                  # offline: both models on synthetic data
     kdl-transformer train classifier --out runs/imdb      # IMDB from $KDL_DATA_DIR or a download
     kdl-transformer train translator --out runs/enko --set num_layers=3
+    kdl-transformer train translator --strategy mirrored --set precision=mixed_bfloat16
     kdl-transformer evaluate translator runs/enko
     kdl-transformer translate runs/enko "I like coffee." --method beam
     kdl-transformer predict runs/imdb "A wonderful film."
@@ -24,6 +25,7 @@ from pathlib import Path
 from kdl_transformer.quiet import quiet_tensorflow_logs
 
 MODELS = ("classifier", "translator")
+STRATEGIES = ("auto", "one-device", "mirrored", "multi-worker")  # kdl_transformer.distribute's
 
 
 def _workflow(model):
@@ -58,6 +60,8 @@ def _train(args):
         epochs=args.epochs,
         quick=args.quick,
         overrides=_parse_overrides(args.set),
+        strategy=args.strategy,
+        cpu_devices=args.cpu_devices,
     )
 
 
@@ -127,6 +131,15 @@ def build_parser():
     train.add_argument("--out", type=Path, default=None, help="run directory (default: runs/MODEL)")
     train.add_argument("--quick", action="store_true", help="tiny subset and model, for smoke tests")
     train.add_argument("--set", action="append", metavar="KEY=VALUE", help="override a config field")
+    train.add_argument(
+        "--strategy", choices=STRATEGIES, default="auto",
+        help="tf.distribute strategy (auto: mirrored over every GPU when there are several); "
+             "the batch size stays the global batch",
+    )
+    train.add_argument(
+        "--cpu-devices", type=int, default=None, metavar="N",
+        help="split the host CPU into N logical devices (replicas without GPUs)",
+    )
     train.set_defaults(handler=_train)
 
     evaluate = commands.add_parser("evaluate", help="evaluate a trained run on its test sets")

@@ -18,6 +18,7 @@ refuses exactly what the model or the search would.
 import dataclasses
 
 from kdl_transformer.decoding import check_length_penalty
+from kdl_transformer.distribute import check_precision
 from kdl_transformer.layers.masked_global_pooling import POOLINGS
 from kdl_transformer.layers.multi_head_attention import head_width
 from kdl_transformer.layers.positional_embedding import POSITION_KINDS
@@ -121,6 +122,8 @@ class ClassifierConfig:
         average_best: average the weights of this many best epochs at the end of
             training, kept when they validate better (checkpoint averaging; 0 = off).
         jit_compile: compile the train/predict steps with XLA.
+        precision: "float32", "mixed_bfloat16" or "mixed_float16" (computations in 16 bits,
+            variables in float32; float16 with Keras's dynamic loss scaling).
         seed: seeds the train/validation split, shuffling and weights.
     """
 
@@ -149,6 +152,7 @@ class ClassifierConfig:
     token_dropout: float = 0.1
     average_best: int = 2
     jit_compile: bool = False
+    precision: str = "float32"
     seed: int = 1337
 
     def __post_init__(self):
@@ -161,6 +165,7 @@ class ClassifierConfig:
                               ("schedule", SCHEDULES)):
             check_choice(name, getattr(self, name), choices)
         check_average_best(self.average_best)
+        check_precision(self.precision)
         for name in ("dropout", "head_dropout", "warmup_fraction", "validation_fraction",
                      "token_dropout"):
             check_rate(name, getattr(self, name))
@@ -260,6 +265,8 @@ class TranslatorConfig:
             chosen on the Tatoeba validation split (`benchmarks/translator_validation.py`): chrF,
             which weighs recall twice as much as precision, rewards the longer translations that
             a larger alpha prefers (0.6, the GNMT value, gave 0.7 chrF less).
+        precision: "float32", "mixed_bfloat16" or "mixed_float16" (computations in 16 bits,
+            variables in float32; float16 with Keras's dynamic loss scaling).
         seed: seeds the split, shuffling and weights.
     """
 
@@ -291,6 +298,7 @@ class TranslatorConfig:
     jit_compile: bool = False
     beam_size: int = 4
     length_penalty: float = 1.5
+    precision: str = "float32"
     seed: int = 1337
 
     def __post_init__(self):
@@ -301,6 +309,7 @@ class TranslatorConfig:
         check_rate("token_dropout", self.token_dropout)
         check_average_best(self.average_best)
         check_length_penalty(self.length_penalty, "length_penalty")
+        check_precision(self.precision)
         head_width(self.embed_dim, self.num_heads)
 
     @classmethod

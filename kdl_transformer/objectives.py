@@ -17,6 +17,7 @@ their class names, so a saved `.keras` file (optimizer state included) reloads w
 import keras
 from keras import ops
 
+from kdl_transformer import distribute
 from kdl_transformer.text.special_tokens import PAD_ID
 
 
@@ -28,8 +29,13 @@ class MaskedSparseCrossentropy(keras.losses.Loss):
     `loss = (1 - eps) * -log p(y) + eps * mean_v(-log p(v))` per target token; padded targets
     (id `pad_token_id`) count neither in the sum nor in the number of tokens, so the value does
     not depend on how much padding a batch has. The mask comes from `y_true` itself, so the
-    result is the same whether or not Keras attached a padding mask to the logits (the loss is
-    already a mean, hence `reduction="sum"` over the pre-divided per-token terms).
+    result is the same whether or not Keras attached a padding mask to the logits.
+
+    The divisor is the number of real target tokens of the *global* batch
+    (`distribute.global_sum`): under a `tf.distribute` strategy with N replicas, each replica
+    returns its share of the global mean, the gradients summed over the replicas are those of
+    that mean, and training does not depend on N (on one device it is the batch's mean). The
+    terms are divided already, hence `reduction="sum"`, which Keras does not rescale by N.
 
     Args:
         label_smoothing: float in [0, 1).
@@ -49,7 +55,8 @@ class MaskedSparseCrossentropy(keras.losses.Loss):
         eps = self.label_smoothing
         losses = (1.0 - eps) * nll + eps * smooth
         mask = ops.cast(ops.not_equal(y_true, self.pad_token_id), "float32")
-        return losses * mask / ops.maximum(ops.sum(mask), 1.0)
+        tokens = distribute.global_sum(ops.sum(mask))  # real target tokens of the global batch
+        return losses * mask / ops.maximum(ops.stop_gradient(tokens), 1.0)
 
     def get_config(self):
         return {
@@ -116,8 +123,11 @@ class WarmupSchedule(keras.optimizers.schedules.LearningRateSchedule):
 
 
 def translator_optimizer(config):
-    """AdamW (beta_2=0.98, clipnorm 1) on the `WarmupSchedule` of a `TranslatorConfig`."""
-    return keras.optimizers.AdamW(
+    """AdamW (beta_2=0.98, clipnorm 1) on the `WarmupSchedule` of a `TranslatorConfig`.
+
+    `distribute.AdamW`: the clipping sees the gradients summed over replicas.
+    """
+    return distribute.AdamW(
         learning_rate=WarmupSchedule(config.learning_rate, config.warmup_steps),
         weight_decay=config.weight_decay,
         beta_1=0.9,
@@ -140,7 +150,10 @@ def compile_translator(model, config):
 
 # ---------------------------------------------------------------------------- classifier
 def classifier_optimizer(config, steps_per_epoch):
-    """The optimizer of `config`, with linear warm-up + cosine decay when schedule="cosine"."""
+    """The optimizer of `config`, with linear warm-up + cosine decay when schedule="cosine".
+
+    The `kdl_transformer.distribute` variants of Keras's optimizers (the same on one device).
+    """
     learning_rate = config.learning_rate
     if config.schedule == "cosine":
         total = max(1, steps_per_epoch * config.epochs)
@@ -152,10 +165,10 @@ def classifier_optimizer(config, steps_per_epoch):
             warmup_steps=warmup,
         )
     if config.optimizer == "adamw":
-        return keras.optimizers.AdamW(learning_rate, weight_decay=config.weight_decay)
+        return distribute.AdamW(learning_rate, weight_decay=config.weight_decay)
     if config.optimizer == "adam":
-        return keras.optimizers.Adam(learning_rate)
-    return keras.optimizers.RMSprop(learning_rate)
+        return distribute.Adam(learning_rate)
+    return distribute.RMSprop(learning_rate)
 
 
 def compile_classifier(model, config, steps_per_epoch):

@@ -18,14 +18,18 @@ training resumes at the last finished epoch, with the best epoch and the patienc
 earlier sessions; the callbacks are in `kdl_transformer.callbacks`.
 """
 
+import contextlib
 import dataclasses
+import hashlib
 import json
+import shutil
+import tempfile
 import typing
 from pathlib import Path
 
 import keras
 
-from kdl_transformer import plotting
+from kdl_transformer import distribute, plotting
 from kdl_transformer.callbacks import BestEpoch, BestEpochsAverage, JsonHistory
 
 
@@ -193,6 +197,43 @@ def is_finished(run_dir):
         run_dir.model_path.exists() and run_dir.history_path.exists()
         and "epochs_trained" in metrics and not run_dir.backup_dir.exists()
     )
+
+
+@contextlib.contextmanager
+def worker_run_dir(path, strategy=None, prepare=None):
+    """The run directory this process writes: `path`, or a scratch copy on a non-chief worker.
+
+    Under MultiWorkerMirroredStrategy every worker runs the same training, but only the chief
+    writes the run directory. The chief first calls `prepare(run_dir)` (write the config and
+    the tokenizers or vocabulary); then, after every worker has reached that point, each other
+    worker copies the chief's folder (the resume state of an interrupted run included) into a
+    temporary directory, trains there and removes it at the end. On one host or one device,
+    this is `prepare(RunDir(path))` and `RunDir(path)`.
+
+    Yields:
+        the `RunDir` to train in.
+    """
+    run_dir = path if isinstance(path, RunDir) else RunDir(path)
+    chief = distribute.is_chief(strategy)
+    if chief and prepare is not None:
+        prepare(run_dir)
+    if chief and distribute.worker_count(strategy) == 1:
+        yield run_dir
+        return
+    distribute.barrier(strategy)  # the chief has prepared the folder
+    if chief:
+        yield run_dir
+        return
+    # One scratch folder per run directory and worker: a worker killed mid-run leaves it
+    # behind, and its restart replaces it.
+    key = hashlib.sha1(str(run_dir.path.resolve()).encode()).hexdigest()[:12]
+    scratch = Path(tempfile.gettempdir()) / f"kdl-worker-{key}-{distribute.task_id(strategy)}"
+    shutil.rmtree(scratch, ignore_errors=True)
+    try:
+        shutil.copytree(run_dir.path, scratch, ignore=shutil.ignore_patterns("logs"))
+        yield RunDir(scratch)
+    finally:
+        shutil.rmtree(scratch, ignore_errors=True)
 
 
 def fit(

@@ -90,8 +90,14 @@ class PositionalEmbedding(keras.layers.Layer):
         self._check_length(inputs)
         tokens = self.token_embedding(inputs)  # (B, T, D)
         if self.positions == "learned":
-            positions = ops.arange(ops.shape(inputs)[-1]) + start_index  # (T,)
-            return tokens + self.position_embedding(positions)[None, :, :]
+            # Rows start_index .. start_index + T - 1 of the table, as a slice, not a look-up: a
+            # slice's gradient is dense, so it sums over tf.distribute replicas to exactly the
+            # one-device gradient (a look-up's sparse rows, one set per replica, would reach
+            # Adam's second moment as separate duplicates).
+            table = ops.cast(self.position_embedding.embeddings, self.compute_dtype)
+            length = ops.shape(inputs)[-1]
+            positions = ops.slice(table, (start_index, 0), (length, self.embed_dim))  # (T, D)
+            return tokens + positions[None, :, :]
         return tokens + self.position_embedding(tokens, start_index=start_index)
 
     def compute_mask(self, inputs, mask=None):

@@ -22,7 +22,7 @@ from pathlib import Path
 import keras
 import numpy as np
 
-from kdl_transformer import batching, plotting, training
+from kdl_transformer import batching, distribute, plotting, training
 from kdl_transformer.attention_maps import attention_rollout, encode_with_attention, max_pool_wins
 from kdl_transformer.configs import ClassifierConfig
 from kdl_transformer.evaluation import classification_report
@@ -109,12 +109,13 @@ def vectorize(vectorizer, texts, batch_size=1024):
 
 
 def make_dataset(token_ids, labels, batch_size, shuffle=False, seed=None, token_dropout=0.0,
-                 window_batches=16):
+                 window_batches=16, drop_remainder=False):
     """Batches `(token ids (B, T), labels (B, 1) float32)` of reviews of similar lengths.
 
     `kdl_transformer.batching.length_bucketed_dataset`, sorted by review length: each batch
     is cut to its longest review. With `shuffle`, `token_dropout` replaces that share of the
-    words by the out-of-vocabulary id (word dropout).
+    words by the out-of-vocabulary id (word dropout). `drop_remainder` drops the last, partial
+    batch (training on several replicas: `distribute.replica_batches`).
     """
     from kdl_transformer.text import word_dropout
 
@@ -124,7 +125,7 @@ def make_dataset(token_ids, labels, batch_size, shuffle=False, seed=None, token_
     labels = np.asarray(labels, dtype="float32").reshape(-1, 1)
     return batching.length_bucketed_dataset(
         token_ids, labels, batch_size, shuffle=shuffle, seed=seed, window_batches=window_batches,
-        augment=augment if token_dropout else None,
+        augment=augment if token_dropout else None, drop_remainder=drop_remainder,
     )
 
 
@@ -146,7 +147,7 @@ def predict_ids(model, token_ids, batch_size=256):
 
 
 # ----------------------------------------------------------------------------- training
-def fit_classifier(config, train, val, out, verbose="auto", extra_callbacks=()):
+def fit_classifier(config, train, val, out, verbose="auto", extra_callbacks=(), strategy=None):
     """Train a classifier on `train`/`val` `(texts, labels)` into run directory `out`.
 
     Adapts the vectorizer on the training texts (or, when resuming, reads the saved
@@ -154,6 +155,8 @@ def fit_classifier(config, train, val, out, verbose="auto", extra_callbacks=()):
     `config.monitor`, early stopping, BackupAndRestore, TensorBoard) and records the
     training throughput in metrics.json. Resuming allows other `epochs` and `patience`
     (`training.check_resumable`), except `epochs` under the cosine schedule, which it sets.
+    The model, optimizer and metrics are built in the scope of `strategy` (a
+    `tf.distribute.Strategy`; None: one device); `config.batch_size` is the global batch.
 
     Returns:
         `(text_model, history)`: the end-to-end model over raw strings (best
@@ -162,36 +165,41 @@ def fit_classifier(config, train, val, out, verbose="auto", extra_callbacks=()):
     run_dir = training.RunDir(out)
     sets_schedule = {"epochs"} if config.schedule == "cosine" else set()
     training.check_resumable(run_dir, config, training.RESUMABLE_FIELDS - sets_schedule)
-    training.save_config(run_dir, config)
-    keras.utils.set_random_seed(config.seed)
     train_texts, train_labels = check_texts(train[0]), np.asarray(train[1])
     val_texts, val_labels = check_texts(val[0]), np.asarray(val[1])
-    if (run_dir.path / VOCABULARY_FILE).exists():  # resuming: the ids must not change
+
+    def prepare(run):  # what the chief writes before training: config and vocabulary
+        training.save_config(run, config)
+        if not (run.path / VOCABULARY_FILE).exists():  # resuming: the ids must not change
+            keras.utils.set_random_seed(config.seed)
+            save_vocabulary(run, make_vectorizer(config, texts=train_texts))
+
+    with training.worker_run_dir(run_dir, strategy, prepare) as run_dir:
+        keras.utils.set_random_seed(config.seed)
         vectorizer = make_vectorizer(config, vocabulary=read_vocabulary(run_dir))
-    else:
-        vectorizer = make_vectorizer(config, texts=train_texts)
-        save_vocabulary(run_dir, vectorizer)
-    train_ds = make_dataset(vectorize(vectorizer, train_texts), train_labels,
-                            config.batch_size, shuffle=True, seed=config.seed,
-                            token_dropout=config.token_dropout,
-                            window_batches=config.bucket_window)
-    val_ds = make_dataset(vectorize(vectorizer, val_texts), val_labels, 256)
-    model = build_classifier(config)
-    compile_classifier(model, config, math.ceil(len(train_texts) / config.batch_size))
-    history = training.fit(
-        model, train_ds, val_ds, run_dir, config.epochs, monitor=config.monitor,
-        mode="min" if config.monitor == "val_loss" else "max", patience=config.patience,
-        verbose=verbose, extra_callbacks=extra_callbacks, average_best=config.average_best,
-    )
-    metrics = run_dir.read_json("metrics.json", default={})
-    if metrics.get("train_seconds"):
-        run_dir.update_metrics(
-            train_examples=len(train_texts),
-            val_examples=len(val_texts),
-            train_examples_per_second=round(
-                len(train_texts) * metrics["epochs_trained"] / metrics["train_seconds"], 1
-            ),
+        train_ds = make_dataset(vectorize(vectorizer, train_texts), train_labels,
+                                config.batch_size, shuffle=True, seed=config.seed,
+                                token_dropout=config.token_dropout,
+                                window_batches=config.bucket_window,
+                                drop_remainder=distribute.replica_batches(strategy))
+        val_ds = make_dataset(vectorize(vectorizer, val_texts), val_labels, 256)
+        with distribute.strategy_scope(strategy), distribute.precision_scope(config.precision):
+            model = build_classifier(config)
+            compile_classifier(model, config, math.ceil(len(train_texts) / config.batch_size))
+        history = training.fit(
+            model, train_ds, val_ds, run_dir, config.epochs, monitor=config.monitor,
+            mode="min" if config.monitor == "val_loss" else "max", patience=config.patience,
+            verbose=verbose, extra_callbacks=extra_callbacks, average_best=config.average_best,
         )
+        metrics = run_dir.read_json("metrics.json", default={})
+        if metrics.get("train_seconds"):
+            run_dir.update_metrics(
+                train_examples=len(train_texts),
+                val_examples=len(val_texts),
+                train_examples_per_second=round(
+                    len(train_texts) * metrics["epochs_trained"] / metrics["train_seconds"], 1
+                ),
+            )
     return build_text_classifier(vectorizer, model), history
 
 
@@ -219,7 +227,8 @@ def load_data(config, data_dir=None, quick=False):
     return splits
 
 
-def train(out, data_dir=None, epochs=None, quick=False, overrides=None, verbose="auto"):
+def train(out, data_dir=None, epochs=None, quick=False, overrides=None, verbose="auto",
+          strategy="auto", cpu_devices=None):
     """Train the IMDB classifier into run directory `out` (resumable; see module docs).
 
     Args:
@@ -228,24 +237,33 @@ def train(out, data_dir=None, epochs=None, quick=False, overrides=None, verbose=
         epochs: maximum number of epochs (default: the config's).
         quick: tiny subset (512 train / 256 test reviews, 2 epochs) and model; also with KDL_QUICK=1.
         overrides: dict of ClassifierConfig field -> value string (`--set key=value`).
+        verbose: Keras `fit` verbosity.
+        strategy: "auto", "one-device", "mirrored", "multi-worker" or a `tf.distribute.Strategy`
+            (`kdl_transformer.distribute.make_strategy`); `batch_size` stays the global batch.
+        cpu_devices: split the host CPU into this many logical devices (replicas on a CPU).
 
     Returns:
         The run directory `Path`.
     """
+    strategy = distribute.make_strategy(strategy, cpu_devices)
     config = make_config(quick, epochs, overrides)
     splits = load_data(config, data_dir, quick)
-    fit_classifier(config, splits["train"], splits["val"], out, verbose=verbose)
+    fit_classifier(config, splits["train"], splits["val"], out, verbose=verbose, strategy=strategy)
     return Path(out)
 
 
 # ----------------------------------------------------------------------------- using a run
 def load_text_classifier(run_dir):
-    """Rebuild the end-to-end string model of a run: saved vocabulary + best model.keras."""
+    """Rebuild the end-to-end string model of a run: saved vocabulary + best model.keras.
+
+    The model computes in the run's `precision`, as it trained.
+    """
     run_dir = training.RunDir(run_dir)
     run_dir.require_model()
     config = training.load_config(run_dir, ClassifierConfig)
     vectorizer = make_vectorizer(config, vocabulary=read_vocabulary(run_dir))
-    model = keras.saving.load_model(run_dir.model_path)
+    with distribute.precision_scope(config.precision):
+        model = keras.saving.load_model(run_dir.model_path)
     return build_text_classifier(vectorizer, model)
 
 

@@ -20,7 +20,7 @@ from pathlib import Path
 import keras
 import numpy as np
 
-from kdl_transformer import batching, evaluation, training
+from kdl_transformer import batching, distribute, evaluation, training
 from kdl_transformer.configs import TranslatorConfig
 from kdl_transformer.models.seq2seq_transformer import build_translator_model
 from kdl_transformer.objectives import compile_translator
@@ -129,14 +129,16 @@ def _token_dropout(rate, seed):
     return apply
 
 
-def make_dataset(pairs, source_tokenizer, target_tokenizer, config, shuffle, window_batches=16):
+def make_dataset(pairs, source_tokenizer, target_tokenizer, config, shuffle, window_batches=16,
+                 drop_remainder=False):
     """`((source, decoder_inputs), targets)` batches of similar lengths, padding trimmed.
 
     Rows come from `kdl_transformer.text.encode_translation_pairs` (padded to
     `config.sequence_length`). Training batches (`shuffle=True`) get `config.token_dropout`.
     They go through `kdl_transformer.batching.length_bucketed_dataset`, sorted by target
     length: each tensor of a batch is cut to its own longest row. Shapes vary from batch to
-    batch: keep `jit_compile` off (measured: much slower with it on).
+    batch: keep `jit_compile` off (measured: much slower with it on). `drop_remainder` drops the
+    last, partial batch (training on several replicas: `distribute.replica_batches`).
     """
     from kdl_transformer.text import encode_translation_pairs
 
@@ -147,6 +149,7 @@ def make_dataset(pairs, source_tokenizer, target_tokenizer, config, shuffle, win
     return batching.length_bucketed_dataset(
         (source, target_input), target_output, config.batch_size, shuffle=shuffle,
         seed=config.seed, window_batches=window_batches, augment=augment, sort_by="labels",
+        drop_remainder=drop_remainder,
     )
 
 
@@ -192,7 +195,8 @@ def _tokenizers(run_dir, train_pairs, config):
     return english, korean
 
 
-def train_run(run_dir, config, splits, verbose="auto", extra_callbacks=(), reuse_finished=False):
+def train_run(run_dir, config, splits, verbose="auto", extra_callbacks=(), reuse_finished=False,
+              strategy=None):
     """Train a translator on `splits` into `run_dir` (resuming an interrupted run).
 
     Args:
@@ -203,6 +207,9 @@ def train_run(run_dir, config, splits, verbose="auto", extra_callbacks=(), reuse
         extra_callbacks: more Keras callbacks.
         reuse_finished: when `run_dir` already holds a finished run with this config, load it
             instead of training again (notebooks re-executed after the full run).
+        strategy: a `tf.distribute.Strategy` (`kdl_transformer.distribute.make_strategy`); the
+            model, optimizer and metrics are built in its scope. None: the default (one device).
+            `config.batch_size` is the global batch, split over the replicas.
 
     Returns:
         the `Translator` with the best weights.
@@ -214,30 +221,40 @@ def train_run(run_dir, config, splits, verbose="auto", extra_callbacks=(), reuse
         return load_translator(run_dir.path)
     if config.init_from:
         _check_init_from(config)
-    training.save_config(run_dir, config)
-    keras.utils.set_random_seed(config.seed)
-    english, korean = _tokenizers(run_dir, splits["train"], config)
-    train_ds = make_dataset(splits["train"], english, korean, config, shuffle=True)
-    val_ds = make_dataset(splits["validation"], english, korean, config, shuffle=False)
-    model = build_translator_model(config, english.vocabulary_size, korean.vocabulary_size)
-    if config.init_from:  # fine-tuning: start from the trained weights (a resume overrides them)
-        model.load_weights(training.RunDir(config.init_from).model_path)
-    compile_translator(model, config)
-    training.fit(
-        model, train_ds, val_ds, run_dir, epochs=config.epochs, patience=config.patience,
-        verbose=verbose, extra_callbacks=extra_callbacks, average_best=config.average_best,
-    )
-    run_dir.update_metrics(
-        parameters=int(model.count_params()),
-        train_pairs=len(splits["train"]),
-        validation_pairs=len(splits["validation"]),
-        source_vocabulary_size=english.vocabulary_size,
-        target_vocabulary_size=korean.vocabulary_size,
-    )
+
+    def prepare(run):  # what the chief writes before training: config and tokenizers
+        training.save_config(run, config)
+        keras.utils.set_random_seed(config.seed)
+        _tokenizers(run, splits["train"], config)
+
+    with training.worker_run_dir(run_dir, strategy, prepare) as run_dir:
+        keras.utils.set_random_seed(config.seed)
+        english, korean = _tokenizers(run_dir, splits["train"], config)
+        train_ds = make_dataset(splits["train"], english, korean, config, shuffle=True,
+                                drop_remainder=distribute.replica_batches(strategy))
+        val_ds = make_dataset(splits["validation"], english, korean, config, shuffle=False)
+        with distribute.strategy_scope(strategy), distribute.precision_scope(config.precision):
+            model = build_translator_model(config, english.vocabulary_size, korean.vocabulary_size)
+            if config.init_from:  # fine-tuning: start from the trained weights (a resume overrides)
+                model.load_weights(training.RunDir(config.init_from).model_path)
+            compile_translator(model, config)
+        training.fit(
+            model, train_ds, val_ds, run_dir, epochs=config.epochs, patience=config.patience,
+            verbose=verbose, extra_callbacks=extra_callbacks, average_best=config.average_best,
+        )
+        run_dir.update_metrics(
+            parameters=int(model.count_params()),
+            train_pairs=len(splits["train"]),
+            validation_pairs=len(splits["validation"]),
+            source_vocabulary_size=english.vocabulary_size,
+            target_vocabulary_size=korean.vocabulary_size,
+            replicas=int(getattr(strategy, "num_replicas_in_sync", 1)),
+        )
     return Translator(model, english, korean, config.beam_size, config.length_penalty)
 
 
-def train(out, data_dir=None, epochs=None, quick=False, overrides=None):
+def train(out, data_dir=None, epochs=None, quick=False, overrides=None, strategy="auto",
+          cpu_devices=None, verbose="auto"):
     """`kdl-transformer train translator`: train on Tatoeba (default) into the run directory `out`.
 
     Args:
@@ -246,26 +263,36 @@ def train(out, data_dir=None, epochs=None, quick=False, overrides=None):
         epochs: maximum epochs (default: the config's).
         quick: tiny model on a slice of the data, for CI (also KDL_QUICK=1).
         overrides: `{"field": "value"}` strings for `TranslatorConfig` fields.
+        strategy: "auto", "one-device", "mirrored", "multi-worker" or a `tf.distribute.Strategy`
+            (`kdl_transformer.distribute.make_strategy`); created first, before anything else
+            uses TensorFlow. `batch_size` stays the global batch.
+        cpu_devices: split the host CPU into this many logical devices (replicas on a CPU).
+        verbose: Keras `fit` verbosity.
 
     Returns:
         dict: metrics.json of the run.
     """
+    strategy = distribute.make_strategy(strategy, cpu_devices)
     quick = is_quick(quick)
     config = make_config(quick, epochs, overrides)
     splits = load_splits(config, data_dir, quick)
-    train_run(out, config, splits)
+    train_run(out, config, splits, verbose=verbose, strategy=strategy)
     return training.RunDir(out).read_json("metrics.json")
 
 
 # ------------------------------------------------------------------------------ using a run
 def load_translator(run_dir):
-    """The `Translator` of a finished run directory (model, tokenizers, decoding defaults)."""
+    """The `Translator` of a finished run directory (model, tokenizers, decoding defaults).
+
+    The model computes in the run's `precision`, as it trained.
+    """
     from kdl_transformer.text import SubwordTokenizer
 
     run_dir = training.RunDir(run_dir)
     model_path = run_dir.require_model()
     config = training.load_config(run_dir, TranslatorConfig)
-    model = keras.models.load_model(model_path, compile=False)
+    with distribute.precision_scope(config.precision):
+        model = keras.models.load_model(model_path, compile=False)
     english = SubwordTokenizer.load(run_dir.path / SOURCE_TOKENIZER_DIR)
     korean = SubwordTokenizer.load(run_dir.path / TARGET_TOKENIZER_DIR)
     return Translator(model, english, korean, config.beam_size, config.length_penalty)
