@@ -203,3 +203,9 @@ def test_a_resume_may_change_only_the_epoch_budget_and_the_decoding_defaults(tmp
         training.check_resumable(tmp_path, RunConfig(embed_dim=16, epochs=10))
     with pytest.raises(ValueError, match=r"different settings \(epochs\)"):
         training.check_resumable(tmp_path, RunConfig(epochs=10), resumable_fields={"patience"})
+
+
+def test_worker_run_dir_on_one_process_is_the_run_dir(tmp_path):
+    prepared = []
+    with training.worker_run_dir(tmp_path / "run", None, prepared.append) as run_dir:
+        assert run_dir.path == tmp_path / "run" and prepared == [run_dir]
