@@ -230,7 +230,11 @@ class TranslatorConfig:
             evaluation sets.
         tatoeba_repeats: with `extra_data`, each Tatoeba training pair appears this many times
             per epoch, so that the small in-domain corpus (4,588 pairs) is not drowned by the
-            ~35,700 extra pairs.
+            ~60,000 extra pairs.
+        extra_repeats: with `extra_data`, file name -> copies of that file's pairs (0 leaves
+            it out; files not named: 1), e.g. `--set 'extra_repeats={"pawsx-wiki.en-ko.tsv": 0}'`.
+        extra_caps: with `extra_data`, file name -> at most this many of its pairs (a seeded
+            subset). The rows read, dropped and kept per file are saved as extra_data.json.
         init_from: a finished translator run directory to start from: its tokenizers and
             trained weights are this run's starting point (fine-tuning, e.g. on Tatoeba alone
             after training on Tatoeba plus the extra pairs). Its model sizes must match.
@@ -274,6 +278,8 @@ class TranslatorConfig:
     synthetic_pairs: int = 6000
     extra_data: bool = False
     tatoeba_repeats: int = 1
+    extra_repeats: dict = dataclasses.field(default_factory=dict)
+    extra_caps: dict = dataclasses.field(default_factory=dict)
     init_from: str = ""
     source_vocab_size: int = 600
     target_vocab_size: int = 1200

@@ -5,6 +5,7 @@ import collections
 import pytest
 
 from kdl_transformer.datasets import (
+    format_source_report,
     load_extra_enko,
     load_flores_eng_kor,
     load_tatoeba_kor_eng,
@@ -12,6 +13,7 @@ from kdl_transformer.datasets import (
     split_by_source,
     tidy_pair,
     unquote_csv_line,
+    weigh_sources,
 )
 from kdl_transformer.text import normalize_text
 from tests.data_fixtures import (
@@ -115,6 +117,31 @@ def test_extra_pairs_read_by_column_name_dedup_and_exclude(tmp_path):
     assert excluded.overlapping == 3
     only_b = load_extra_enko(folder, files=["b.en-ko.tsv"])
     assert only_b.sources == ["b.en-ko.tsv", "b.en-ko.tsv"]
+
+
+def test_extra_pairs_report_each_file_and_weigh_it(tmp_path):
+    folder = write_extra_folder(tmp_path / "extra-enko")
+    data = load_extra_enko(folder, exclude=["good night"])
+    assert data.by_source == {
+        "a.en-ko.tsv": dict(rows=4, empty=1, duplicates=1, overlapping=0, skipped=0, kept=2),
+        "b.en-ko.tsv": dict(rows=2, empty=0, duplicates=0, overlapping=1, skipped=0, kept=1),
+    }
+    assert (data.empty_rows, data.duplicates, data.overlapping) == (1, 1, 1)
+
+    pairs, report = weigh_sources(data, repeats={"b.en-ko.tsv": 3}, caps={"a.en-ko.tsv": 1}, seed=5)
+    assert len(pairs) == 1 + 3 and pairs[1:] == [("what happened ?", "뭐야?")] * 3
+    assert pairs[0] in data.pairs[:2]
+    assert [report[n]["used"] for n in sorted(report)] == [1, 3]
+    assert report["a.en-ko.tsv"]["cap"] == 1 and report["b.en-ko.tsv"]["repeats"] == 3
+    assert weigh_sources(data, caps={"a.en-ko.tsv": 1}, seed=5)[0][0] == pairs[0]  # seeded
+    assert weigh_sources(data, repeats={"a.en-ko.tsv": 0})[0] == [("what happened ?", "뭐야?")]
+    assert weigh_sources(data)[0] == data.pairs  # no weights: every pair once
+    table = format_source_report(report)
+    assert "a.en-ko.tsv" in table and table.splitlines()[-1].split()[-1] == "4"
+    with pytest.raises(ValueError, match="'c.tsv', which is not one of the extra-pair files"):
+        weigh_sources(data, repeats={"c.tsv": 2})
+    with pytest.raises(ValueError, match=r"extra_caps\['a.en-ko.tsv'\]=0 must be an integer >= 1"):
+        weigh_sources(data, caps={"a.en-ko.tsv": 0})
 
 
 def test_tidy_pair_matches_tatoeba_style():
@@ -240,3 +267,6 @@ def test_real_extra_pairs_exclude_evaluation_sets(tatoeba, data_dir):
     assert sum(" ." in en or " n't" in en or "\u2019" in en for en, _ in tidy.pairs) < 100
     assert sum(ko[-1] not in ".?!" for _, ko in extra.pairs) > 20_000  # StyleKQC: no final stop
     assert sum(ko[-1] not in ".?!" for _, ko in tidy.pairs) < 500
+    for name, counts in extra.by_source.items():  # the per-file report adds up
+        assert counts["kept"] == per_file[name]
+        assert counts["rows"] == sum(counts[k] for k in ("empty", "duplicates", "overlapping", "kept"))

@@ -174,6 +174,17 @@ def test_extra_data_adds_tidy_pairs_after_repeated_tatoeba_pairs(data_dir):
     assert (splits["validation"], splits["test"]) == (tatoeba["validation"], tatoeba["test"])
     with pytest.raises(ValueError, match="tatoeba_repeats=0"):
         workflow.make_config(overrides={"tatoeba_repeats": "0"})
+    report = splits["extra_sources"]
+    assert len(report) == 12 and sum(r["used"] for r in report.values()) == len(splits["train"]) - 3 * n
+
+    weighted = workflow.make_config(overrides={
+        "extra_data": "true", "extra_repeats": '{"pawsx-wiki.en-ko.tsv": 0, "cocoa-mt.en-ko.tsv": 2}',
+        "extra_caps": '{"stylekqc-kosp2e-highconf.en-ko.tsv": 5000}'})
+    assert weighted.extra_repeats == {"pawsx-wiki.en-ko.tsv": 0, "cocoa-mt.en-ko.tsv": 2}
+    reweighed = workflow.load_splits(weighted, data_dir)["extra_sources"]
+    assert reweighed["pawsx-wiki.en-ko.tsv"]["used"] == 0
+    assert reweighed["cocoa-mt.en-ko.tsv"]["used"] == 2 * report["cocoa-mt.en-ko.tsv"]["used"]
+    assert reweighed["stylekqc-kosp2e-highconf.en-ko.tsv"]["used"] == 5000
 
 
 @pytest.mark.data
@@ -183,3 +194,13 @@ def test_quick_run_on_tatoeba_and_flores(tmp_path, data_dir):
     results = workflow.evaluate(tmp_path, data_dir=data_dir, quick=True)
     assert set(results) == {"tatoeba_test", "flores_devtest"}
     assert results["flores_devtest"]["beam"]["sentences"] == workflow.QUICK_EVAL_PAIRS["flores_devtest"]
+
+
+@pytest.mark.data
+def test_extra_data_run_prints_and_saves_the_per_file_report(tmp_path, data_dir, capsys):
+    workflow.train(tmp_path, data_dir=data_dir, epochs=1, quick=True, verbose=0,
+                   overrides={"extra_data": "true", "extra_repeats": '{"gnome-help.en-ko.tsv": 0}'})
+    report = json.loads((tmp_path / "extra_data.json").read_text())
+    assert report["gnome-help.en-ko.tsv"]["used"] == 0 and report["ud-pud.en-ko.tsv"]["used"] > 900
+    out = capsys.readouterr().out
+    assert "Extra pairs by file:" in out and "gnome-help.en-ko.tsv" in out

@@ -44,6 +44,9 @@ class ExtraEnKoData:
         duplicates: repeated pairs dropped.
         overlapping: pairs dropped because a side matched an evaluation sentence.
         skipped_lines: malformed rows skipped (`on_bad_lines="skip"`).
+        by_source: file name -> the same counts for that file: "rows" read, "empty",
+            "duplicates" (of a pair seen before, in this file or an earlier one), "overlapping",
+            "skipped" and "kept".
     """
 
     pairs: list
@@ -52,6 +55,7 @@ class ExtraEnKoData:
     duplicates: int = 0
     overlapping: int = 0
     skipped_lines: int = 0
+    by_source: dict = dataclasses.field(default_factory=dict)
 
 
 def match_key(text):
@@ -165,21 +169,88 @@ def load_extra_enko(path=None, exclude=(), files=None, on_bad_lines="error", dat
     for file in paths:
         rows, skipped = _read_tsv(file, on_bad_lines)
         report_skipped(file, skipped)
-        result.skipped_lines += skipped
+        counts = result.by_source[file.name] = dict(
+            rows=len(rows), empty=0, duplicates=0, overlapping=0, skipped=skipped, kept=0
+        )
         for en, ko in rows:
             en, ko = (normalize_text(unquote_csv_line(text.strip())) for text in (en, ko))
             if not en or not ko:
-                result.empty_rows += 1
+                counts["empty"] += 1
                 continue
             if tidy:
                 en, ko = tidy_pair(en, ko)
             if (en, ko) in seen:
-                result.duplicates += 1
+                counts["duplicates"] += 1
                 continue
             seen.add((en, ko))
             if match_key(en) in excluded or match_key(ko) in excluded:
-                result.overlapping += 1
+                counts["overlapping"] += 1
                 continue
+            counts["kept"] += 1
             result.pairs.append((en, ko))
             result.sources.append(file.name)
+    for name, field in (("empty", "empty_rows"), ("duplicates", "duplicates"),
+                        ("overlapping", "overlapping"), ("skipped", "skipped_lines")):
+        setattr(result, field, sum(counts[name] for counts in result.by_source.values()))
     return result
+
+
+def weigh_sources(data, repeats=None, caps=None, seed=0):
+    """The training pairs of `data` with each file weighted: a cap on its pairs, then copies.
+
+    Args:
+        data: `ExtraEnKoData` from `load_extra_enko`.
+        repeats: dict file name -> copies of its pairs (int >= 0; 0 leaves the file out);
+            files not named get 1.
+        caps: dict file name -> at most this many of its pairs (a seeded random subset, in
+            file order); files not named keep all of theirs.
+        seed: int, seeds the capped subsets.
+
+    Returns:
+        `(pairs, report)`: the weighted pair list (file by file), and dict file name -> the
+        file's `data.by_source` counts plus "cap", "repeats" and "used" (pairs it contributes).
+
+    Raises:
+        ValueError: a name that is not one of the files read, or a negative or zero value.
+    """
+    import random
+
+    repeats, caps = dict(repeats or {}), dict(caps or {})
+    for label, values, least in (("extra_repeats", repeats, 0), ("extra_caps", caps, 1)):
+        unknown = sorted(set(values) - set(data.by_source))
+        if unknown:
+            raise ValueError(
+                f"{label} names {unknown[0]!r}, which is not one of the extra-pair files read: "
+                f"{sorted(data.by_source)}."
+            )
+        for name, value in values.items():
+            if not isinstance(value, int) or isinstance(value, bool) or value < least:
+                raise ValueError(f"{label}[{name!r}]={value!r} must be an integer >= {least}.")
+    by_file = {name: [] for name in data.by_source}
+    for pair, source in zip(data.pairs, data.sources):
+        by_file[source].append(pair)
+    pairs, report = [], {}
+    for name, file_pairs in by_file.items():
+        cap = caps.get(name)
+        if cap is not None and cap < len(file_pairs):
+            keep = sorted(random.Random(f"{seed}-{name}").sample(range(len(file_pairs)), cap))
+            file_pairs = [file_pairs[i] for i in keep]
+        copies = repeats.get(name, 1)
+        pairs.extend(file_pairs * copies)
+        report[name] = {**data.by_source[name], "cap": cap, "repeats": copies,
+                        "used": len(file_pairs) * copies}
+    return pairs, report
+
+
+def format_source_report(report):
+    """The per-file report of `weigh_sources` as a fixed-width text table (one line a file)."""
+    columns = ("rows", "empty", "duplicates", "overlapping", "kept", "cap", "repeats", "used")
+    width = max(len(name) for name in report) if report else 4
+    lines = [f"{'file':<{width}} " + " ".join(f"{c:>11}" for c in columns)]
+    for name, counts in report.items():
+        cells = ("-" if counts[c] is None else f"{counts[c]:,}" for c in columns)
+        lines.append(f"{name:<{width}} " + " ".join(f"{cell:>11}" for cell in cells))
+    totals = {c: sum(counts[c] or 0 for counts in report.values()) for c in columns}
+    lines.append(f"{'total':<{width}} " + " ".join(
+        f"{'' if c in ('cap', 'repeats') else format(totals[c], ','):>11}" for c in columns))
+    return "\n".join(lines)

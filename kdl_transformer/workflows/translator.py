@@ -10,6 +10,7 @@ code can call directly. A run directory holds everything about one run:
       model.keras            the best model (lowest validation loss)
       history.json, best_epoch.json, learning_curves.png, logs/ (TensorBoard), backup/
       metrics.json           train_seconds, parameters, data sizes; then `evaluate` results
+      extra_data.json        with extra_data: rows read, dropped and used per extra-pair file
 """
 
 import dataclasses
@@ -54,8 +55,10 @@ def load_splits(config, data_dir=None, quick=False):
     Returns:
         dict "train", "validation", "test" -> lists of (english, korean); for Tatoeba the
         split is by English sentence, and `config.extra_data` adds the extra pairs to "train"
-        (tidied, minus anything that matches a validation, test or FLORES sentence) after
-        `config.tatoeba_repeats` copies of the Tatoeba training pairs.
+        (tidied, minus anything that matches a validation, test or FLORES sentence; each file
+        capped and repeated as `config.extra_caps` / `extra_repeats` say) after
+        `config.tatoeba_repeats` copies of the Tatoeba training pairs. Then "extra_sources"
+        holds the per-file report of `kdl_transformer.datasets.weigh_sources`.
     """
     if config.dataset == "synthetic":
         from kdl_transformer.datasets import make_translation_pairs
@@ -75,9 +78,14 @@ def load_splits(config, data_dir=None, quick=False):
         if config.extra_data:
             from kdl_transformer.datasets import load_extra_enko, load_flores_eng_kor
 
+            from kdl_transformer.datasets import weigh_sources
+
             exclude = data.val + data.test + load_flores_eng_kor(data_dir=data_dir)
-            extra = load_extra_enko(exclude=exclude, data_dir=data_dir, tidy=True).pairs
-            splits["train"] = splits["train"] * config.tatoeba_repeats + extra
+            extra = load_extra_enko(exclude=exclude, data_dir=data_dir, tidy=True)
+            pairs, splits["extra_sources"] = weigh_sources(
+                extra, config.extra_repeats, config.extra_caps, seed=config.seed
+            )
+            splits["train"] = splits["train"] * config.tatoeba_repeats + pairs
     if quick:
         splits["train"] = splits["train"][:QUICK_TRAIN_PAIRS]
         splits["validation"] = splits["validation"][: QUICK_TRAIN_PAIRS // 4]
@@ -222,8 +230,13 @@ def train_run(run_dir, config, splits, verbose="auto", extra_callbacks=(), reuse
     if config.init_from:
         _check_init_from(config)
 
-    def prepare(run):  # what the chief writes before training: config and tokenizers
+    def prepare(run):  # what the chief writes before training: config, data report, tokenizers
         training.save_config(run, config)
+        if "extra_sources" in splits:
+            from kdl_transformer.datasets import format_source_report
+
+            print("Extra pairs by file:\n" + format_source_report(splits["extra_sources"]))
+            run.write_json("extra_data.json", splits["extra_sources"])
         keras.utils.set_random_seed(config.seed)
         _tokenizers(run, splits["train"], config)
 
