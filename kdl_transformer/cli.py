@@ -4,6 +4,7 @@
     kdl-transformer train classifier --out runs/imdb      # IMDB from $KDL_DATA_DIR or a download
     kdl-transformer train translator --out runs/enko --set num_layers=3
     kdl-transformer train translator --strategy mirrored --set precision=mixed_bfloat16
+    kdl-transformer train translator --preset extra --out runs/enko_extra   # 4 stages, one command
     kdl-transformer evaluate translator runs/enko
     kdl-transformer translate runs/enko "I like coffee." --method beam
     kdl-transformer predict runs/imdb "A wonderful film."
@@ -26,6 +27,7 @@ from kdl_transformer.quiet import quiet_tensorflow_logs
 
 MODELS = ("classifier", "translator")
 STRATEGIES = ("auto", "one-device", "mirrored", "multi-worker")  # kdl_transformer.distribute's
+PRESETS = ("extra",)  # kdl_transformer.workflows.translator_presets.PRESETS
 
 
 def _workflow(model):
@@ -54,6 +56,18 @@ def _demo(args):
 
 
 def _train(args):
+    if args.preset:
+        if args.model != "translator":
+            raise ValueError("--preset applies to `train translator` only.")
+        if args.epochs is not None:
+            raise ValueError("--epochs does not apply with --preset (each stage sets its own); "
+                             "use --set epochs=N to give every stage N epochs.")
+        from kdl_transformer.workflows.translator_presets import train_preset
+
+        train_preset(args.preset, out=args.out or Path("runs") / f"enko_{args.preset}",
+                     data_dir=args.data_dir, quick=args.quick, overrides=_parse_overrides(args.set),
+                     strategy=args.strategy, cpu_devices=args.cpu_devices)
+        return
     _workflow(args.model).train(
         out=args.out or Path("runs") / args.model,
         data_dir=args.data_dir,
@@ -131,6 +145,11 @@ def build_parser():
     train.add_argument("--out", type=Path, default=None, help="run directory (default: runs/MODEL)")
     train.add_argument("--quick", action="store_true", help="tiny subset and model, for smoke tests")
     train.add_argument("--set", action="append", metavar="KEY=VALUE", help="override a config field")
+    train.add_argument(
+        "--preset", choices=PRESETS, default=None,
+        help="translator only: run every stage of a multi-stage recipe (each stage a resumable "
+             "run directory inside --out, starting from the previous stage's weights)",
+    )
     train.add_argument(
         "--strategy", choices=STRATEGIES, default="auto",
         help="tf.distribute strategy (auto: mirrored over every GPU when there are several); "

@@ -81,3 +81,13 @@ def test_bad_beam_settings_are_one_clear_error(tiny_run, capsys):
     assert "length_penalty=-0.5 must be >= 0" in err and len(err.strip().splitlines()) == 1
     assert cli.main(["evaluate", "classifier", str(tiny_run), "--beam-size", "2"]) == 2
     assert "apply to `evaluate translator` only" in capsys.readouterr().err
+
+
+def test_preset_is_for_the_translator_and_sets_its_own_epochs(capsys):
+    from kdl_transformer.workflows.translator_presets import PRESETS
+
+    assert cli.PRESETS == tuple(PRESETS)
+    assert cli.main(["train", "classifier", "--preset", "extra"]) == 2
+    assert "--preset applies to `train translator` only" in capsys.readouterr().err
+    assert cli.main(["train", "translator", "--preset", "extra", "--epochs", "3"]) == 2
+    assert "--epochs does not apply with --preset" in capsys.readouterr().err

@@ -148,3 +148,14 @@ def test_safe_extract_extracts_good_archives(tmp_path):
     (tmp_path / "plain.txt").write_text("x")
     with pytest.raises(ValueError, match="neither a zip nor a tar"):
         safe_extract(tmp_path / "plain.txt", tmp_path / "p")
+
+
+def test_everyday_sentences_are_twenty_distinct_lines():
+    from pathlib import Path
+
+    path = Path(__file__).resolve().parent.parent / "data" / "everyday_sentences.txt"
+    lines = [line.strip() for line in path.read_text(encoding="utf-8").splitlines()]
+    sentences = [line for line in lines if line and not line.startswith("#")]
+    assert len(sentences) == len(set(sentences)) == 20
+    assert sentences[0] == "I drink coffee at the cafe."
+    assert all(s[-1] in ".?!" and s.isascii() for s in sentences)

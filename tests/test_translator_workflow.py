@@ -204,3 +204,41 @@ def test_extra_data_run_prints_and_saves_the_per_file_report(tmp_path, data_dir,
     assert report["gnome-help.en-ko.tsv"]["used"] == 0 and report["ud-pud.en-ko.tsv"]["used"] > 900
     out = capsys.readouterr().out
     assert "Extra pairs by file:" in out and "gnome-help.en-ko.tsv" in out
+
+
+def test_preset_stages_chain_and_quick_mode_keeps_the_small_vocabulary():
+    from kdl_transformer.workflows.translator_presets import get_preset, stage_overrides
+
+    preset = get_preset("extra")
+    first = stage_overrides(preset, 0)
+    assert first["extra_data"] is True and "init_from" not in first and first["epochs"] == 8
+    later = stage_overrides(preset, 3, "runs/x/3_tatoeba_x3", overrides={"dropout": "0.2"})
+    assert later["init_from"] == "runs/x/3_tatoeba_x3" and later["dropout"] == "0.2"
+    quick = stage_overrides(preset, 1, quick=True)
+    assert quick["epochs"] == 1 and "source_vocab_size" not in quick
+    with pytest.raises(ValueError, match="preset='big' is not one of"):
+        get_preset("big")
+
+
+@pytest.mark.data
+def test_extra_preset_runs_every_stage_in_one_command(tmp_path, data_dir):
+    from kdl_transformer import cli, training
+    from kdl_transformer.workflows.translator_presets import PRESETS
+
+    out = tmp_path / "enko_extra"
+    argv = ["train", "translator", "--preset", "extra", "--quick", "--out", str(out),
+            "--data-dir", str(data_dir)]
+    assert cli.main(argv) == 0
+    stages = [name for name, _ in PRESETS["extra"].stages]
+    assert json.loads((out / "preset.json").read_text())["final_stage"] == stages[-1]
+    for index, name in enumerate(stages):
+        assert training.is_finished(out / name), name
+        config = json.loads((out / name / "config.json").read_text())
+        assert config["init_from"] == ("" if index == 0 else str(out / stages[index - 1]))
+        assert (out / name / "extra_data.json").exists()
+    assert json.loads((out / stages[2] / "config.json").read_text())["tatoeba_repeats"] == 3
+    final = workflow.load_translator(out)  # the preset folder stands for its final stage
+    assert final.model.count_params() > 0
+    mtime = (out / stages[-1] / "model.keras").stat().st_mtime
+    assert cli.main(argv) == 0  # again: every stage is finished, nothing retrains
+    assert (out / stages[-1] / "model.keras").stat().st_mtime == mtime

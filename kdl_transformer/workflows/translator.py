@@ -27,6 +27,7 @@ from kdl_transformer.models.seq2seq_transformer import build_translator_model
 from kdl_transformer.objectives import compile_translator
 from kdl_transformer.plotting import plot_translation_attention
 from kdl_transformer.translator import Translator
+from kdl_transformer.workflows.translator_presets import final_run_dir
 
 SOURCE_TOKENIZER_DIR = Path("tokenizers") / "english"
 TARGET_TOKENIZER_DIR = Path("tokenizers") / "korean"
@@ -297,11 +298,13 @@ def train(out, data_dir=None, epochs=None, quick=False, overrides=None, strategy
 def load_translator(run_dir):
     """The `Translator` of a finished run directory (model, tokenizers, decoding defaults).
 
+    `run_dir` may also be the folder of a `--preset` run: its final stage is loaded.
+
     The model computes in the run's `precision`, as it trained.
     """
     from kdl_transformer.text import SubwordTokenizer
 
-    run_dir = training.RunDir(run_dir)
+    run_dir = training.RunDir(final_run_dir(run_dir))  # a preset's folder: its final stage
     model_path = run_dir.require_model()
     config = training.load_config(run_dir, TranslatorConfig)
     with distribute.precision_scope(config.precision):
@@ -333,6 +336,7 @@ def evaluate(run_dir, data_dir=None, quick=False, beam_size=None, length_penalty
         dict: evaluation set -> method -> scores (samples left out; they are in metrics.json).
     """
     quick = is_quick(quick)
+    run_dir = final_run_dir(run_dir)  # a preset's folder: its final stage
     run = training.RunDir(run_dir)
     translator = load_translator(run_dir)
     config = training.load_config(run, TranslatorConfig)
