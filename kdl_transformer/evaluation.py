@@ -75,6 +75,35 @@ def corpus_scores(hypotheses, references):
     return {**results, "signatures": signatures, "sentences": len(references)}
 
 
+LENGTH_BUCKETS = ((1, 4), (5, 8), (9, 12), (13, None))  # English words per source sentence
+
+
+def chrf_by_source_length(sources, hypotheses, references, buckets=LENGTH_BUCKETS):
+    """Corpus chrF of the sentences in each source-length bucket (English words, split on spaces).
+
+    Where a model's quality falls with the sentence's length shows here (an RNN's single context
+    vector, truncated sources).
+
+    Returns:
+        dict bucket label ("1-4", ..., "13+") -> {"sentences": n, "chrf": score or None}.
+    """
+    if not len(sources) == len(hypotheses) == len(references):
+        raise ValueError(
+            f"Got {len(sources)} sources, {len(hypotheses)} translations and {len(references)} "
+            "references; pass one of each per sentence."
+        )
+    words = [len(source.split()) for source in sources]
+    report = {}
+    for low, high in buckets:
+        label = f"{low}-{high}" if high is not None else f"{low}+"
+        picked = [i for i, n in enumerate(words) if n >= low and (high is None or n <= high)]
+        chrf = sacrebleu.metrics.CHRF().corpus_score(
+            [hypotheses[i] for i in picked], [[references[i] for i in picked]]
+        ).score if picked else None
+        report[label] = {"sentences": len(picked), "chrf": None if chrf is None else round(chrf, 2)}
+    return report
+
+
 def search_error_analysis(reference_scores, hypothesis_scores, is_error):
     """Blame each wrong translation on the search or on the model.
 
@@ -122,7 +151,7 @@ def evaluate_translator(
 
     Returns:
         dict method -> {corpus scores..., "exact_match", "decode_seconds",
-        "truncated_sources", "error_analysis", "samples"}.
+        "truncated_sources", "error_analysis", "chrf_by_source_length", "samples"}.
     """
     sources = [s for s, _ in pairs]
     references = [t for _, t in pairs]
@@ -156,6 +185,7 @@ def _evaluate_method(translator, sources, references, reference_scores, method, 
         "decode_seconds": round(seconds, 2),
         "ms_per_sentence": round(1000 * seconds / max(len(sources), 1), 2),
         "error_analysis": search_error_analysis(reference_scores, hypothesis_scores, ~same),
+        "chrf_by_source_length": chrf_by_source_length(sources, hypotheses, references),
         "samples": [
             {"english": s, "reference": r, "translation": h}
             for s, r, h in list(zip(sources, references, hypotheses))[:samples]

@@ -43,3 +43,19 @@ def test_search_error_analysis_blames_search_or_model():
     assert result["mean_score_gap"] == pytest.approx((1.0 - 2.0 + 0.0) / 3, abs=1e-4)
     none = evaluation.search_error_analysis(reference, hypothesis, np.zeros(4, bool))
     assert none["errors"] == 0 and none["search_error_share"] is None
+
+
+def test_chrf_by_source_length_buckets_by_english_words():
+    sources = ["Hi.", "I like green tea a lot.", "one two three four five six seven eight nine ten",
+               "a b c d e f g h i j k l m n"]
+    references = ["안녕.", "나는 녹차를 아주 좋아해.", "하나 둘 셋 넷 다섯", "가 나 다 라 마 바 사"]
+    hypotheses = [references[0], references[1], "전혀 다른 문장", references[3]]
+    report = evaluation.chrf_by_source_length(sources, hypotheses, references)
+    assert list(report) == ["1-4", "5-8", "9-12", "13+"]
+    assert [report[k]["sentences"] for k in report] == [1, 1, 1, 1]
+    assert report["1-4"]["chrf"] == report["13+"]["chrf"] == 100.0
+    assert report["9-12"]["chrf"] < 20
+    empty = evaluation.chrf_by_source_length(["Hi."], ["안녕."], ["안녕."])
+    assert empty["13+"] == {"sentences": 0, "chrf": None}
+    with pytest.raises(ValueError, match="2 sources, 1 translations"):
+        evaluation.chrf_by_source_length(["a", "b"], ["가"], ["가", "나"])
