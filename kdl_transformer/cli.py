@@ -52,7 +52,7 @@ def _print_json(result):
 def _demo(args):
     for model in MODELS:
         print(f"\n=== {model} demo ===", flush=True)
-        _workflow(model).demo(args.out / model)
+        getattr(importlib.import_module("kdl_transformer.workflows.demo"), model)(args.out / model)
 
 
 def _train(args):

@@ -12,6 +12,7 @@ from kdl_transformer.datasets import make_reviews
 from kdl_transformer.layers import MaskedGlobalPooling1D
 from kdl_transformer.models.classifier import build_classifier, build_text_classifier
 from kdl_transformer.workflows import classifier as workflow
+from kdl_transformer.workflows import demo
 from tests.callbacks import Interrupt, InterruptAfterEpoch, RecordEpochs
 
 TINY = dict(vocab_size=50, sequence_length=8, embed_dim=16, num_heads=2, dense_dim=16,
@@ -21,7 +22,7 @@ TINY = dict(vocab_size=50, sequence_length=8, embed_dim=16, num_heads=2, dense_d
 @pytest.fixture(scope="module")
 def demo_run(tmp_path_factory):
     """The offline demo: a tiny classifier trained a few seconds on synthetic reviews."""
-    return workflow.demo(tmp_path_factory.mktemp("classifier_demo"), verbose=0)
+    return demo.classifier(tmp_path_factory.mktemp("classifier_demo"), verbose=0)
 
 
 # ----------------------------------------------------------------------------- model

@@ -7,6 +7,7 @@ import pytest
 
 from kdl_transformer import training
 from kdl_transformer.configs import TranslatorConfig
+from kdl_transformer.workflows import demo
 from kdl_transformer.workflows import translator as workflow
 
 SYNTHETIC = {"dataset": "synthetic", "synthetic_pairs": "500"}
@@ -155,7 +156,7 @@ def test_overrides_are_parsed_by_field_type():
 
 def test_demo_writes_the_cross_attention_png(tmp_path, capsys):
     config = TranslatorConfig.demo(synthetic_pairs=400, epochs=1)
-    result = workflow.demo(tmp_path, config=config, verbose=0)
+    result = demo.translator(tmp_path, config=config, verbose=0)
     assert 0.0 <= result["exact_match"] <= 1.0
     assert (tmp_path / "cross_attention.png").exists()
     assert "exact match" in capsys.readouterr().out

@@ -1,4 +1,4 @@
-"""IMDB sentiment classification end to end: train, evaluate, predict, attention, export, demo.
+"""IMDB sentiment classification end to end: train, evaluate, predict, attention, export.
 
 These functions are what `kdl-transformer train/evaluate/predict/attention/export
 classifier` and the notebook call. A run directory holds:
@@ -370,48 +370,3 @@ def export(run_dir, out):
 
     return export_classifier(load_text_classifier(run_dir), out)
 
-
-# ----------------------------------------------------------------------------- demo
-DEMO_REVIEWS = (
-    "The acting was brilliant and I loved the music.",
-    "The plot was not clever, and the ending was boring.",
-    "I did not enjoy the story.",
-    "The film was not bad. I liked the cast.",
-)
-
-
-def demo(out, train_size=3000, epochs=None, verbose=2):
-    """Train a tiny classifier on synthetic reviews (offline, seconds) and print predictions.
-
-    Returns:
-        dict with the held-out synthetic accuracy, the run directory and the predictions.
-    """
-    from kdl_transformer.datasets import make_reviews
-
-    config = ClassifierConfig.demo()
-    if epochs is not None:
-        config = dataclasses.replace(config, epochs=int(epochs))
-    out = Path(out)
-    texts, labels = make_reviews(train_size, seed=0)
-    n_val = int(config.validation_fraction * train_size)
-    test_texts, test_labels = make_reviews(400, seed=1)
-    text_model, _ = fit_classifier(
-        config, (texts[n_val:], labels[n_val:]), (texts[:n_val], labels[:n_val]), out,
-        verbose=verbose,
-    )
-    report = classification_report(test_labels, predict_texts(text_model, test_texts))
-    training.RunDir(out).update_metrics(
-        synthetic_test_accuracy=report["accuracy"], synthetic_test_examples=report["examples"]
-    )
-    print(f"accuracy on {report['examples']} held-out synthetic reviews: {report['accuracy']:.3f}")
-    predictions = predict_texts(text_model, list(DEMO_REVIEWS))
-    for review, probability in zip(DEMO_REVIEWS, predictions):
-        print(f"{probability:.3f}  {'positive' if probability >= 0.5 else 'negative'}  {review}")
-    attention_png = plot_review_attention(text_model, DEMO_REVIEWS[1], out / "attention.png")[0]
-    print(f"wrote {attention_png}")
-    return {
-        "run_dir": out,
-        "synthetic_test_accuracy": report["accuracy"],
-        "predictions": dict(zip(DEMO_REVIEWS, map(float, predictions))),
-        "attention_png": attention_png,
-    }

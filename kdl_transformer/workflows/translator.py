@@ -1,4 +1,4 @@
-"""English->Korean translator workflows: train, evaluate, translate, attention, export, demo.
+"""English->Korean translator workflows: train, evaluate, translate, attention, export.
 
 Each function is what one `kdl-transformer` subcommand runs, and what a notebook or a user's own
 code can call directly. A run directory holds everything about one run:
@@ -19,7 +19,6 @@ import warnings
 from pathlib import Path
 
 import keras
-import numpy as np
 
 from kdl_transformer import batching, distribute, evaluation, training
 from kdl_transformer.configs import TranslatorConfig
@@ -367,49 +366,3 @@ def export(run_dir, out):
     from kdl_transformer.export import export_translator
 
     return export_translator(load_translator(run_dir), out)
-
-
-# ------------------------------------------------------------------------------ demo
-
-
-def demo(out, config=None, examples=8, verbose=2):
-    """The offline demo: train a small translator on synthetic pairs and show what it learned.
-
-    Synthetic English SVO sentences and their Korean SOV translations (no download); prints
-    held-out translations and the exact-match rate, and writes the cross-attention map of a
-    held-out sentence, where the reordering (object before verb, time adverb after the subject)
-    shows as a crossing pattern.
-
-    Returns:
-        dict with "exact_match" (held-out synthetic test split, greedy), "examples" and the
-        PNG paths.
-    """
-    out = Path(out)
-    config = config or TranslatorConfig.demo()
-    splits = load_splits(config)
-    translator = train_run(out, config, splits, verbose=verbose)
-    test = splits["test"]
-    sources = [en for en, _ in test]
-    predictions = translator.translate(sources, method="greedy")
-    matches = [p == ko for p, (_, ko) in zip(predictions, test)]
-    exact = float(np.mean(matches))
-    print(f"\nHeld-out synthetic sentences (exact match {exact:.1%} of {len(test)}):")
-    rows = list(zip(test, predictions, matches))
-    misses = [row for row in rows if not row[2]][:2]  # show a couple of mistakes too
-    for (en, ko), prediction, ok in rows[: examples - len(misses)] + misses:
-        print(f"  {'✓' if ok else '✗'} {en}\n      -> {prediction}" + ("" if ok else f"   (reference: {ko})"))
-    sentence = next((en for en in sources if "tomorrow" in en or "yesterday" in en), sources[0])
-    cross_path, self_path = plot_translation_attention(
-        translator.attention(sentence), out / "cross_attention.png"
-    )
-    print(f"Cross-attention of {sentence!r}: {cross_path}")
-    training.RunDir(out).update_metrics(demo_exact_match=exact, demo_test_pairs=len(test))
-    return {
-        "exact_match": exact,
-        "examples": [
-            {"english": en, "reference": ko, "translation": p}
-            for (en, ko), p in list(zip(test, predictions))[:examples]
-        ],
-        "cross_attention_png": str(cross_path),
-        "self_attention_png": str(self_path),
-    }
