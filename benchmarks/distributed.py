@@ -64,7 +64,7 @@ def main():
     import tensorflow as tf
 
     from kdl_transformer.configs import TranslatorConfig
-    from kdl_transformer.models.seq2seq_transformer import build_translator_model
+    from kdl_transformer.models.architectures import build_translator_model
     from kdl_transformer.objectives import compile_translator
     from kdl_transformer.workflows import translator
 

@@ -108,8 +108,10 @@ def translation_attention(translator, source_text, target_text=None, method="gre
     """Attention maps of one translation, with the token strings for the axes.
 
     `Translator.attention` calls this. The forced (or searched) translation is run once more
-    through `Seq2SeqTransformer.forward(..., return_attention_scores=True)`, and each map is
-    cropped to the real tokens.
+    through the model's `forward(..., return_attention_scores=True)`, and each map is
+    cropped to the real tokens. A GRU with attention has one cross-attention "layer" with one
+    "head" (its additive attention) and no self-attention (empty lists); a GRU without
+    attention has no map at all (its `forward` says so).
 
     Args:
         translator: a `kdl_transformer.translator.Translator`.

@@ -27,6 +27,7 @@ OPTIMIZERS = ("adamw", "adam", "rmsprop")
 SCHEDULES = ("constant", "cosine")
 MONITORS = ("val_loss", "val_accuracy")
 DATASETS = ("tatoeba", "synthetic")
+ARCHITECTURES = ("transformer", "gru", "gru_attention")  # see models.architectures
 # What TranslatorConfig.quick() and .demo() share: one block per stack over short sentences,
 # light dropout and no word dropout (the synthetic pairs are learnt in a few epochs).
 SMALL_TRANSLATOR = dict(sequence_length=24, num_encoder_layers=1, num_decoder_layers=1,
@@ -238,16 +239,20 @@ class TranslatorConfig:
         init_from: a finished translator run directory to start from: its tokenizers and
             trained weights are this run's starting point (fine-tuning, e.g. on Tatoeba alone
             after training on Tatoeba plus the extra pairs). Its model sizes must match.
+        architecture: the network: "transformer" (attention only), "gru" (bidirectional GRU
+            encoder, one context vector, GRU decoder) or "gru_attention" (the same with additive
+            attention over every encoder state); see `kdl_transformer.models.architectures`.
+        rnn_units: width of the GRU states (the two GRU architectures only).
         source_vocab_size: English subword vocabulary size (reserved tokens included).
         target_vocab_size: Korean subword vocabulary size.
         sequence_length: most English subwords per sentence (longer input is cut), and most
             decoder positions (Korean subwords + 1 for [START] / [END]); training pairs are
             padded or cut to it.
-        embed_dim: width of embeddings and of every block.
-        dense_dim: hidden width of the feed-forward networks.
-        num_heads: attention heads; each has width `embed_dim // num_heads`.
-        num_encoder_layers: stacked TransformerEncoder blocks.
-        num_decoder_layers: stacked TransformerDecoder blocks.
+        embed_dim: width of embeddings and of every Transformer block.
+        dense_dim: hidden width of the feed-forward networks (Transformer).
+        num_heads: attention heads; each has width `embed_dim // num_heads` (Transformer).
+        num_encoder_layers: stacked TransformerEncoder blocks (GRU: bidirectional GRU layers).
+        num_decoder_layers: stacked TransformerDecoder blocks (GRU: GRU layers).
         dropout: dropout on embeddings, attention weights and residual branches.
         norm_first: pre-norm blocks (plus a final LayerNormalization on each stack).
         positions: "learned" (book) or "sinusoidal".
@@ -281,6 +286,8 @@ class TranslatorConfig:
     extra_repeats: dict = dataclasses.field(default_factory=dict)
     extra_caps: dict = dataclasses.field(default_factory=dict)
     init_from: str = ""
+    architecture: str = "transformer"
+    rnn_units: int = 512
     source_vocab_size: int = 600
     target_vocab_size: int = 1200
     sequence_length: int = 48
@@ -309,6 +316,8 @@ class TranslatorConfig:
 
     def __post_init__(self):
         check_choice("dataset", self.dataset, DATASETS)
+        check_choice("architecture", self.architecture, ARCHITECTURES)
+        check_positive_int("rnn_units", self.rnn_units)
         check_choice("positions", self.positions, POSITION_KINDS)
         if self.tatoeba_repeats < 1:
             raise ValueError(f"tatoeba_repeats={self.tatoeba_repeats} must be at least 1.")

@@ -227,17 +227,23 @@ def plot_translation_attention(maps, out, layer=-1):
         layer: which decoder layer (default: the last).
 
     Returns:
-        `(cross_attention_path, self_attention_path)`.
+        `(cross_attention_path, self_attention_path)`; the second is None for a model without
+        decoder self-attention (a GRU with additive attention: one map, its alignment).
     """
     out = Path(out)
+    cross_maps = maps["cross_attention"]
+    heads = cross_maps[layer].shape[0]
+    name = "cross-attention (크로스 어텐션)" if maps["decoder_self_attention"] else "additive attention (정렬)"
     cross = plot_attention_heads(
-        maps["cross_attention"][layer],
+        cross_maps[layer],
         maps["source_tokens"],
         maps["output_tokens"],
-        title=f"cross-attention (크로스 어텐션), decoder layer {layer % len(maps['cross_attention'])}: "
-        f"{maps['translation']}",
+        title=f"{name}, decoder layer {layer % len(cross_maps)}: {maps['translation']}",
+        average=heads > 1,
     )
     save_figure(cross, out)
+    if not maps["decoder_self_attention"]:
+        return out, None
     self_path = out.with_name(f"{out.stem}_self{out.suffix}")
     causal = plot_attention_heads(
         maps["decoder_self_attention"][layer],
@@ -247,3 +253,33 @@ def plot_translation_attention(maps, out, layer=-1):
     )
     save_figure(causal, self_path)
     return out, self_path
+
+
+def plot_chrf_by_length(results, out, method="beam"):
+    """chrF per source-length bucket, one line per architecture: where the context vector breaks.
+
+    Args:
+        results: dict name -> result with `["test"][method]["chrf_by_source_length"]` (bucket
+            label -> {"chrf", "sentences"}), e.g. the architectures of
+            `workflows.architectures.compare`.
+        out: PNG path.
+        method: "greedy" or "beam".
+
+    Returns:
+        The `Path` written.
+    """
+    use_hangul_font()
+    fig, ax = plt.subplots(figsize=(6.5, 3.8), constrained_layout=True)
+    labels = None
+    for name, result in results.items():
+        buckets = result["test"][method]["chrf_by_source_length"]
+        labels = labels or list(buckets)
+        ax.plot(labels, [buckets[b]["chrf"] for b in labels], marker="o", label=name)
+    counts = next(iter(results.values()))["test"][method]["chrf_by_source_length"]
+    ax.set_xticks(range(len(labels)), [f"{b}\n({counts[b]['sentences']} sentences)" for b in labels])
+    ax.set_xlabel("English words per source sentence (원문 길이)")
+    ax.set_ylabel(f"test chrF ({method})")
+    ax.set_title("chrF by source length (문장 길이별 chrF)")
+    ax.grid(alpha=0.3)
+    ax.legend()
+    return save_figure(fig, Path(out))

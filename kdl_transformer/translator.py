@@ -1,4 +1,4 @@
-"""`Translator`: English->Korean translation as tokenizers + `Seq2SeqTransformer` + search.
+"""`Translator`: English->Korean translation as tokenizers + a seq2seq network + search.
 
 The facade a user (or the CLI, a notebook, the SavedModel export) translates with:
 
@@ -45,13 +45,14 @@ def _decode(strings):
 
 
 class Translator:
-    """English->Korean translation: tokenizers + `Seq2SeqTransformer` + search.
+    """English->Korean translation: tokenizers + a seq2seq network + search.
 
     Holds everything it uses; each search is compiled once per (method, beam size) into one
     `tf.function` with a graph loop, and reused across calls.
 
     Args:
-        model: a trained `Seq2SeqTransformer`.
+        model: a trained `Seq2SeqTransformer` or `Seq2SeqGRU` (anything with `init_cache`,
+            `next`, `step_cache_keys`, `forward` and the sequence lengths).
         source_tokenizer: English `SubwordTokenizer` (lowercasing).
         target_tokenizer: Korean `SubwordTokenizer`.
         beam_size: default beam width.
@@ -162,21 +163,21 @@ class Translator:
             )
             scores = decoding.normalized_score(log_probs, lengths, alpha)
         else:
-            # The beams of a sentence share its encoder output and cross-attention keys/values:
-            # repeat those once for the beams and keep them out of the loop state, so that beam
-            # search reorders (gathers) only the self-attention cache at each step.
-            shared = {key: value for key, value in cache.items() if key != "self_attention"}
+            # The beams of a sentence share its encoder output (and, for the Transformer, the
+            # cross-attention keys/values): repeat those once for the beams and keep them out of
+            # the loop state, so that beam search reorders (gathers) only what `next` changes
+            # (`model.step_cache_keys`: the self-attention cache, or the GRU states).
+            step_keys = self.model.step_cache_keys
+            shared = {key: value for key, value in cache.items() if key not in step_keys}
             shared = tf.nest.map_structure(lambda x: tf.repeat(x, beam_size, axis=0), shared)
 
-            def step(token_ids, self_attention_cache, index):
-                logits, cache = self.model.next(
-                    token_ids, {**shared, "self_attention": self_attention_cache}, index
-                )
-                return logits, cache["self_attention"]
+            def step(token_ids, step_cache, index):
+                logits, cache = self.model.next(token_ids, {**shared, **step_cache}, index)
+                return logits, {key: cache[key] for key in step_keys}
 
             tokens, scores, log_probs, lengths = decoding.beam_search(
-                step, cache["self_attention"], start, END_ID, max_length, beam_size=beam_size,
-                alpha=alpha,
+                step, {key: cache[key] for key in step_keys}, start, END_ID, max_length,
+                beam_size=beam_size, alpha=alpha,
             )
             tokens, scores, log_probs, lengths = (
                 tokens[:, 0], scores[:, 0], log_probs[:, 0], lengths[:, 0]

@@ -91,3 +91,20 @@ def test_preset_is_for_the_translator_and_sets_its_own_epochs(capsys):
     assert "--preset applies to `train translator` only" in capsys.readouterr().err
     assert cli.main(["train", "translator", "--preset", "extra", "--epochs", "3"]) == 2
     assert "--epochs does not apply with --preset" in capsys.readouterr().err
+
+
+def test_train_translator_sets_the_architecture(tmp_path, capsys):
+    """`--set architecture=gru`: the context-vector GRU trains, translates, and says it has no map."""
+    run_dir = tmp_path / "gru"
+    argv = ["train", "translator", "--quick", "--epochs", "1", "--out", str(run_dir),
+            "--set", "dataset=synthetic", "--set", "synthetic_pairs=300", "--set", "architecture=gru"]
+    assert cli.main(argv) == 0
+    assert json.loads((run_dir / "config.json").read_text())["architecture"] == "gru"
+    assert cli.main(["translate", str(run_dir), "The cat eats an apple."]) == 0
+    capsys.readouterr()
+    assert cli.main(["attention", "translator", str(run_dir), "The cat eats an apple.",
+                     "--out", str(tmp_path / "a.png")]) == 2
+    err = capsys.readouterr().err
+    assert "no attention map" in err and len(err.strip().splitlines()) == 1
+    assert cli.main(argv[:-1] + ["architecture=lstm"]) == 2
+    assert "architecture='lstm' is not one of" in capsys.readouterr().err

@@ -8,7 +8,7 @@ import pytest
 import tensorflow as tf
 
 from kdl_transformer.configs import ClassifierConfig, TranslatorConfig
-from kdl_transformer.models.seq2seq_transformer import build_translator_model
+from kdl_transformer.models.architectures import build_translator_model
 from kdl_transformer.objectives import (
     MaskedAccuracy,
     MaskedSparseCrossentropy,

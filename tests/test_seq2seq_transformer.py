@@ -9,7 +9,8 @@ import tensorflow as tf
 
 from kdl_transformer import decoding
 from kdl_transformer.configs import TranslatorConfig
-from kdl_transformer.models.seq2seq_transformer import Seq2SeqTransformer, build_translator_model
+from kdl_transformer.models.architectures import build_translator_model
+from kdl_transformer.models.seq2seq_transformer import Seq2SeqTransformer
 from kdl_transformer.objectives import compile_translator
 from kdl_transformer.text.special_tokens import END_ID, START_ID
 

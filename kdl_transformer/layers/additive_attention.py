@@ -27,6 +27,8 @@ class AdditiveAttention(keras.layers.Layer):
         values_mask: optional bool (batch, Tk), True for real source tokens (e.g.
             `source_ids != 0`). Padded positions get weight exactly 0.
         return_attention_scores: also return the weights.
+        projected_values: optional (batch, Tk, units), `project_values(values)` computed
+            once: a decoder asks at every step, and W₂ h_i does not change between steps.
 
     Returns:
         The context vectors (batch, value_dim) or (batch, Tq, value_dim); with
@@ -58,12 +60,19 @@ class AdditiveAttention(keras.layers.Layer):
             1, use_bias=False, dtype=self.dtype_policy, name="score")
         self.score.build(tuple(values_shape[:-1]) + (self.units,))
 
-    def call(self, query, values, values_mask=None, return_attention_scores=False):
+    def project_values(self, values):
+        """W₂ h_i (batch, Tk, units): the half of the score that does not depend on the query."""
+        return self.values_projection(values)
+
+    def call(self, query, values, values_mask=None, return_attention_scores=False,
+             projected_values=None):
         single = len(query.shape) == 2
         if single:
             query = query[:, None, :]  # (B, 1, Dq)
+        if projected_values is None:
+            projected_values = self.project_values(values)
         hidden = ops.tanh(  # (B, Tq, 1, U) + (B, 1, Tk, U) -> (B, Tq, Tk, U)
-            self.query_projection(query)[:, :, None, :] + self.values_projection(values)[:, None, :, :]
+            self.query_projection(query)[:, :, None, :] + projected_values[:, None, :, :]
         )
         scores = self.score(hidden)[..., 0]  # (B, Tq, Tk)
         if values_mask is not None:
@@ -75,7 +84,8 @@ class AdditiveAttention(keras.layers.Layer):
             context, weights = context[:, 0], weights[:, 0]
         return (context, weights) if return_attention_scores else context
 
-    def compute_output_spec(self, query, values, values_mask=None, return_attention_scores=False):
+    def compute_output_spec(self, query, values, values_mask=None, return_attention_scores=False,
+                            projected_values=None):
         batch = tuple(query.shape[:-1])
         context = keras.KerasTensor(batch + (values.shape[-1],), dtype=self.compute_dtype)
         if not return_attention_scores:

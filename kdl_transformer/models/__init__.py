@@ -1,4 +1,4 @@
-"""Models built from `kdl_transformer.layers`: the IMDB classifier and the translator network.
+"""Models built from `kdl_transformer.layers`: the IMDB classifier and the translator networks.
 
 Their configurations are in `kdl_transformer.configs`, their training objectives in
 `kdl_transformer.objectives`, the translation facade in `kdl_transformer.translator`.
@@ -8,8 +8,9 @@ so that a compiled model saved as `.keras` reloads, optimizer included, with no
 """
 
 from kdl_transformer import objectives  # noqa: F401  (registers what a saved model's compile names)
+from kdl_transformer.models.architectures import build_translator_model  # noqa: F401
 from kdl_transformer.models.classifier import TextClassifier  # noqa: F401
 from kdl_transformer.models.classifier import build_classifier  # noqa: F401
 from kdl_transformer.models.classifier import build_text_classifier  # noqa: F401
+from kdl_transformer.models.seq2seq_gru import Seq2SeqGRU  # noqa: F401
 from kdl_transformer.models.seq2seq_transformer import Seq2SeqTransformer  # noqa: F401
-from kdl_transformer.models.seq2seq_transformer import build_translator_model  # noqa: F401

@@ -9,8 +9,8 @@
 The network only: `call([source_ids, decoder_input_ids])` -> logits for training with teacher
 forcing; `encode`, `init_cache` and the pure cached step `next(token_ids, cache, index) ->
 (logits, cache)` for decoding (see `kdl_transformer.decoding`); `forward(...,
-return_attention_scores=True)` for attention maps. `build_translator_model` shapes one from a
-`TranslatorConfig`. What trains it is in `kdl_transformer.objectives`; what turns it into a
+return_attention_scores=True)` for attention maps. `models.architectures.build_translator_model`
+shapes one from a `TranslatorConfig`. What trains it is in `kdl_transformer.objectives`; what turns it into a
 translator (tokenizers + search) is `kdl_transformer.translator.Translator`.
 """
 
@@ -66,6 +66,9 @@ class Seq2SeqTransformer(keras.Model):
         - [Vaswani et al., 2017](https://arxiv.org/abs/1706.03762)
         - Chollet, Deep Learning with Python, 2nd ed., section 11.5.
     """
+
+    # The cache entries `next` changes; beam search reorders only these (the rest is per sentence).
+    step_cache_keys = ("self_attention",)
 
     def __init__(
         self,
@@ -273,22 +276,3 @@ class Seq2SeqTransformer(keras.Model):
     @classmethod
     def from_config(cls, config):
         return cls(**config)
-
-
-def build_translator_model(config, source_vocab_size, target_vocab_size):
-    """A `Seq2SeqTransformer` shaped by a `TranslatorConfig` and the actual vocabulary sizes."""
-    return Seq2SeqTransformer(
-        source_vocab_size=source_vocab_size,
-        target_vocab_size=target_vocab_size,
-        source_sequence_length=config.sequence_length,
-        target_sequence_length=config.sequence_length,
-        embed_dim=config.embed_dim,
-        dense_dim=config.dense_dim,
-        num_heads=config.num_heads,
-        num_encoder_layers=config.num_encoder_layers,
-        num_decoder_layers=config.num_decoder_layers,
-        dropout=config.dropout,
-        norm_first=config.norm_first,
-        positions=config.positions,
-        name="seq2seq_transformer",
-    )

@@ -22,7 +22,7 @@ import keras
 
 from kdl_transformer import batching, distribute, evaluation, training
 from kdl_transformer.configs import TranslatorConfig
-from kdl_transformer.models.seq2seq_transformer import build_translator_model
+from kdl_transformer.models.architectures import build_translator_model
 from kdl_transformer.objectives import compile_translator
 from kdl_transformer.plotting import plot_translation_attention
 from kdl_transformer.translator import Translator
@@ -101,8 +101,9 @@ def evaluation_sets(config, data_dir=None, quick=False):
         from kdl_transformer.datasets import load_flores_eng_kor
 
         sets = {"tatoeba_test": test, "flores_devtest": load_flores_eng_kor(data_dir=data_dir)}
-    if quick:
-        sets = {name: pairs[: QUICK_EVAL_PAIRS[name]] for name, pairs in sets.items()}
+    if quick:  # evenly spaced, so that quick runs see long sentences too (the split is sorted)
+        sets = {name: pairs[:: max(len(pairs) // QUICK_EVAL_PAIRS[name], 1)][: QUICK_EVAL_PAIRS[name]]
+                for name, pairs in sets.items()}
     return sets
 
 
@@ -163,7 +164,7 @@ def make_dataset(pairs, source_tokenizer, target_tokenizer, config, shuffle, win
 
 # ------------------------------------------------------------------------------ training
 # What a fine-tuning run must share with the run it starts from (`config.init_from`).
-MODEL_FIELDS = ("source_vocab_size", "target_vocab_size", "sequence_length", "embed_dim",
+MODEL_FIELDS = ("architecture", "rnn_units", "source_vocab_size", "target_vocab_size", "sequence_length", "embed_dim",
                 "dense_dim", "num_heads", "num_encoder_layers", "num_decoder_layers",
                 "norm_first", "positions")
 
