@@ -6,7 +6,8 @@ regularisation settings are trained and the one with the lower validation loss i
 Transformer uses `TranslatorConfig`'s defaults (chosen on validation in
 `benchmarks/translator_validation.py`). The kept runs are measured on the Tatoeba test split:
 parameters, training wall time and epochs, chrF / BLEU with greedy and beam search, chrF per
-source-length bucket (1-4, 5-8, 9-12, 13+ English words), decoding ms/sentence at batch 1 and 64.
+source-length bucket (1-4, 5-8, 9-12, 13+ English words), decoding ms/sentence at batch 1 and 64;
+and FLORES devtest with beam search (chrF by length where the long buckets are not a handful).
 See `kdl_transformer.workflows.architectures`.
 
     KDL_DATA_DIR=../shared/data python benchmarks/seq2seq_architectures.py \\

@@ -255,31 +255,28 @@ def plot_translation_attention(maps, out, layer=-1):
     return out, self_path
 
 
-def plot_chrf_by_length(results, out, method="beam"):
-    """chrF per source-length bucket, one line per architecture: where the context vector breaks.
+def plot_chrf_by_length(buckets, out, title="chrF by source length (문장 길이별 chrF)", ylabel="chrF"):
+    """chrF per source-length bucket, one line per model: where the context vector breaks.
 
     Args:
-        results: dict name -> result with `["test"][method]["chrf_by_source_length"]` (bucket
-            label -> {"chrf", "sentences"}), e.g. the architectures of
-            `workflows.architectures.compare`.
+        buckets: dict model name -> `evaluation.chrf_by_source_length` result (bucket label ->
+            {"chrf", "sentences"}); every model scored on the same sentences.
         out: PNG path.
-        method: "greedy" or "beam".
+        title, ylabel: the axes' title and y label.
 
     Returns:
         The `Path` written.
     """
     use_hangul_font()
     fig, ax = plt.subplots(figsize=(6.5, 3.8), constrained_layout=True)
-    labels = None
-    for name, result in results.items():
-        buckets = result["test"][method]["chrf_by_source_length"]
-        labels = labels or list(buckets)
-        ax.plot(labels, [buckets[b]["chrf"] for b in labels], marker="o", label=name)
-    counts = next(iter(results.values()))["test"][method]["chrf_by_source_length"]
+    counts = next(iter(buckets.values()))
+    labels = list(counts)
+    for name, by_length in buckets.items():
+        ax.plot(range(len(labels)), [by_length[b]["chrf"] for b in labels], marker="o", label=name)
     ax.set_xticks(range(len(labels)), [f"{b}\n({counts[b]['sentences']} sentences)" for b in labels])
     ax.set_xlabel("English words per source sentence (원문 길이)")
-    ax.set_ylabel(f"test chrF ({method})")
-    ax.set_title("chrF by source length (문장 길이별 chrF)")
+    ax.set_ylabel(ylabel)
+    ax.set_title(title)
     ax.grid(alpha=0.3)
     ax.legend()
     return save_figure(fig, Path(out))

@@ -81,7 +81,10 @@ def train_candidates(out, epochs, architectures=tuple(CANDIDATES), data_dir=None
 
 
 def select(dirs):
-    """Per architecture, the candidate with the lowest best validation loss.
+    """Per architecture, the candidate whose kept weights have the lowest validation loss.
+
+    The kept weights are the best epoch's, or the average of the best epochs where that
+    validated better (`average_best`).
 
     Returns:
         dict architecture -> {"chosen": name, "run_dir": str, "candidates": name -> {...}}.
@@ -92,16 +95,19 @@ def select(dirs):
         for name, run_dir in candidates.items():
             metrics = training.RunDir(run_dir).read_json("metrics.json")
             config = training.load_config(run_dir, TranslatorConfig)
+            average = metrics.get("checkpoint_average") or {}
+            kept = average["average_val_loss"] if average.get("used") else metrics["best_val_loss"]
             report[name] = {
                 "run_dir": str(run_dir),
                 "best_val_loss": round(float(metrics["best_val_loss"]), 4),
+                "val_loss": round(float(kept), 4),  # of the kept weights (an average, if used)
                 "epochs_trained": metrics["epochs_trained"],
                 "train_seconds": metrics["train_seconds"],
                 "settings": {k: getattr(config, k) for k in (
                     "architecture", "embed_dim", "rnn_units", "dense_dim", "num_heads",
                     "num_encoder_layers", "num_decoder_layers", "dropout", "token_dropout")},
             }
-        best = min(report, key=lambda name: report[name]["best_val_loss"])
+        best = min(report, key=lambda name: report[name]["val_loss"])
         chosen[architecture] = {"chosen": best, "run_dir": report[best]["run_dir"], "candidates": report}
     return chosen
 
@@ -118,11 +124,20 @@ def decoding_speed(translator, sentences, method, batch_size, repeats=3):
     return round(1000 * statistics.median(times) / len(sentences), 2)
 
 
-def measure(run_dir, test_pairs, speed_sentences=64, batch1_sentences=16):
-    """Parameters, training time, test chrF/BLEU (greedy, beam), chrF by length, decoding speed."""
+def measure(run_dir, test_pairs, long_pairs=(), speed_sentences=64, batch1_sentences=16):
+    """Parameters, training time, test chrF/BLEU (greedy, beam), chrF by length, decoding speed.
+
+    `long_pairs` (FLORES devtest: long, out-of-domain sentences) are translated with beam search
+    too, for chrF per length bucket where the long buckets hold hundreds of sentences (the
+    Tatoeba test split has only a handful of 13+ word sentences).
+    """
     translator = workflow.load_translator(run_dir)
     metrics = training.RunDir(run_dir).read_json("metrics.json")
     scores = evaluation.evaluate_translator(translator, test_pairs)
+    long_scores = (
+        evaluation.evaluate_translator(translator, list(long_pairs), methods=("beam",))["beam"]
+        if len(long_pairs) else None
+    )
     sentences = [en for en, _ in test_pairs]
     speed = {}
     for method in ("greedy", "beam"):
@@ -145,6 +160,9 @@ def measure(run_dir, test_pairs, speed_sentences=64, batch1_sentences=16):
             for method, result in scores.items()
         },
         "ms_per_sentence": speed,
+        "flores_devtest_beam": None if long_scores is None else {
+            key: long_scores[key] for key in ("chrf", "bleu_13a", "chrf_by_source_length")
+        },
     }
 
 
@@ -166,14 +184,16 @@ def compare(out, epochs=30, data_dir=None, quick=False, runs=None, references=No
     dirs = train_candidates(out, epochs, data_dir=data_dir, quick=quick, runs=runs, verbose=verbose)
     selection = select(dirs)
     config = TranslatorConfig.quick() if quick else TranslatorConfig()
-    test = workflow.evaluation_sets(config, data_dir, quick)["tatoeba_test"]
+    sets = workflow.evaluation_sets(config, data_dir, quick)
+    test, flores = sets["tatoeba_test"], sets["flores_devtest"]
     sizes = (16, 4) if quick else ()
-    results = {"epoch_budget": epochs, "selection": selection, "test_sentences": len(test)}
+    results = {"epoch_budget": epochs, "selection": selection, "test_sentences": len(test),
+               "flores_sentences": len(flores)}
     for architecture, chosen in selection.items():
         print(f"=== measuring {architecture} ({chosen['chosen']})", flush=True)
-        results[architecture] = measure(chosen["run_dir"], test, *sizes)
+        results[architecture] = measure(chosen["run_dir"], test, flores, *sizes)
     results["references"] = {
-        name: measure(run_dir, test, *sizes) for name, run_dir in (references or {}).items()
+        name: measure(run_dir, test, flores, *sizes) for name, run_dir in (references or {}).items()
     }
     return results
 
