@@ -61,18 +61,17 @@ def train_candidates(out, epochs, architectures=tuple(CANDIDATES), data_dir=None
         dict architecture -> candidate -> run directory.
     """
     runs = dict(runs or {})
-    dirs = {a: {} for a in architectures}
+    dirs = {a: ({"given": Path(runs[a])} if a in runs else {}) for a in architectures}
+    # Every candidate trains on the same split (same dataset and seed): read it once.
+    splits = None
     depth = max(len(CANDIDATES[a]) for a in architectures)
     for i in range(depth):
         for architecture in architectures:
             names = list(CANDIDATES[architecture])
-            if i >= len(names):
-                continue
-            if architecture in runs:
-                dirs[architecture]["given"] = Path(runs[architecture])
+            if architecture in runs or i >= len(names):
                 continue
             config = candidate_config(architecture, names[i], epochs, quick)
-            splits = workflow.load_splits(config, data_dir, quick)
+            splits = splits or workflow.load_splits(config, data_dir, quick)
             run_dir = Path(out) / architecture / names[i]
             print(f"=== {architecture} / {names[i]} -> {run_dir}", flush=True)
             workflow.train_run(run_dir, config, splits, verbose=verbose, reuse_finished=True)
