@@ -104,6 +104,50 @@ def chrf_by_source_length(sources, hypotheses, references, buckets=LENGTH_BUCKET
     return report
 
 
+def multi_reference_chrf(sources, hypotheses, references):
+    """chrF against one reference and against all the references of each source sentence.
+
+    Tatoeba often has several Korean translations of one English sentence, and a good
+    translation that matches another of them scores low against the one it is paired with.
+    Pairs are grouped by source sentence (the first hypothesis of a source stands for it).
+
+    Args:
+        sources, hypotheses, references: one of each per pair; a source may repeat.
+
+    Returns:
+        dict: "sentences" (distinct sources), "with_several_references", and chrF of the
+        distinct sources against their first reference ("one_reference") and against all of
+        them ("all_references"), for every sentence and for those with several references
+        ("several_one_reference", "several_all_references"; None when there are none).
+    """
+    if not len(sources) == len(hypotheses) == len(references):
+        raise ValueError(
+            f"Got {len(sources)} sources, {len(hypotheses)} translations and {len(references)} "
+            "references; pass one of each per pair."
+        )
+    grouped = {}
+    for source, hypothesis, reference in zip(sources, hypotheses, references):
+        grouped.setdefault(source, (hypothesis, []))[1].append(reference)
+    groups = list(grouped.values())
+    several = [group for group in groups if len(group[1]) > 1]
+
+    def chrf(picked, all_references):
+        if not picked:
+            return None
+        count = max(len(refs) for _, refs in picked) if all_references else 1
+        streams = [[refs[i] if i < len(refs) else None for _, refs in picked] for i in range(count)]
+        return round(sacrebleu.metrics.CHRF().corpus_score([h for h, _ in picked], streams).score, 2)
+
+    return {
+        "sentences": len(groups),
+        "with_several_references": len(several),
+        "one_reference": chrf(groups, False),
+        "all_references": chrf(groups, True),
+        "several_one_reference": chrf(several, False),
+        "several_all_references": chrf(several, True),
+    }
+
+
 def search_error_analysis(reference_scores, hypothesis_scores, is_error):
     """Blame each wrong translation on the search or on the model.
 

@@ -56,7 +56,30 @@ def _to_numpy(weights):
     return np.asarray(weights, dtype="float32")
 
 
-def plot_attention(weights, x_labels, y_labels, title=None, ax=None, cmap="viridis"):
+MAX_PANELS_PER_ROW = 4
+MAX_FIGURE_WIDTH = 10.0  # inches: about 1,200 px at the saved 120 dpi, a notebook's width
+
+
+def _label_width(label, fontsize):
+    """Rough width in inches of a tick label: Hangul syllables are about twice a Latin letter."""
+    return sum(1.0 if ord(char) >= 0x1100 else 0.6 for char in str(label)) * fontsize / 72
+
+
+def _tick_rotation(labels, panel_width, fontsize):
+    """0 (horizontal) where every label fits its column of a panel `panel_width` inches wide."""
+    column = 0.8 * panel_width / max(len(labels), 1)
+    return 0 if max((_label_width(label, fontsize) for label in labels), default=0) <= column else 90
+
+
+def _row_sizes(panels, max_columns):
+    """Panels per row: at most `max_columns`, as even as possible, so no panel is left empty."""
+    rows = math.ceil(panels / max_columns)
+    base, extra = divmod(panels, rows)
+    return [base + 1] * extra + [base] * (rows - extra)
+
+
+def plot_attention(weights, x_labels, y_labels, title=None, ax=None, cmap="viridis", vmax=None,
+                   x_title="key (키)", y_title="query (쿼리)", colorbar=True):
     """One attention heatmap: queries as rows (`y_labels`), keys as columns (`x_labels`).
 
     Args:
@@ -66,6 +89,10 @@ def plot_attention(weights, x_labels, y_labels, title=None, ax=None, cmap="virid
         y_labels: query token strings.
         title: optional axes title.
         ax: optional matplotlib Axes to draw into.
+        vmax: top of the colour scale (default: the largest weight); pass one value to every
+            panel of a figure for one shared scale.
+        x_title, y_title: axis titles (None: none).
+        colorbar: draw a colour bar beside this axes.
 
     Returns:
         The matplotlib Figure.
@@ -73,49 +100,70 @@ def plot_attention(weights, x_labels, y_labels, title=None, ax=None, cmap="virid
     use_hangul_font()
     weights = _to_numpy(weights)[: len(y_labels), : len(x_labels)]
     if ax is None:
-        width = max(4.0, 0.45 * len(x_labels) + 1.5)
-        height = max(3.0, 0.4 * len(y_labels) + 1.2)
+        width = min(MAX_FIGURE_WIDTH, max(4.0, 0.3 * len(x_labels) + 2.0))
+        height = max(3.0, 0.3 * len(y_labels) + 1.5)
         fig, ax = plt.subplots(figsize=(width, height), constrained_layout=True)
     fig = ax.figure
-    image = ax.imshow(weights, cmap=cmap, vmin=0.0, aspect="auto")
-    ax.set_xticks(range(len(x_labels)), labels=list(x_labels), rotation=90, fontsize=8)
-    ax.set_yticks(range(len(y_labels)), labels=list(y_labels), fontsize=8)
+    image = ax.imshow(weights, cmap=cmap, vmin=0.0, vmax=vmax, aspect="auto")
+    panel_width = ax.get_position().width * fig.get_figwidth()
+    fontsize = 8 if len(x_labels) <= 30 else 6
+    ax.set_xticks(range(len(x_labels)), labels=list(x_labels), fontsize=fontsize,
+                  rotation=_tick_rotation(x_labels, panel_width, fontsize))
+    ax.set_yticks(range(len(y_labels)), labels=list(y_labels), fontsize=8 if len(y_labels) <= 30 else 6)
+    if x_title:
+        ax.set_xlabel(x_title, fontsize=9)
+    if y_title:
+        ax.set_ylabel(y_title, fontsize=9)
     if title:
         ax.set_title(title, fontsize=9)
-    fig.colorbar(image, ax=ax, fraction=0.046, pad=0.02)
+    if colorbar:
+        fig.colorbar(image, ax=ax, fraction=0.046, pad=0.02, label="attention weight")
     return fig
 
 
-def plot_attention_heads(scores, x_labels, y_labels, title=None, average=True, max_columns=4):
-    """A grid with one heatmap per head (and their mean).
+def plot_attention_heads(scores, x_labels, y_labels, title=None, average=True,
+                         max_columns=MAX_PANELS_PER_ROW, x_title="key (키)", y_title="query (쿼리)"):
+    """A grid with one heatmap per head (and their mean), readable at notebook width.
+
+    At most `max_columns` panels a row, rows as even as possible (5 panels: 3 + 2, centred) so
+    no panel is empty, one colour scale and one colour bar for the whole figure, and the axis
+    titles once for the figure.
 
     Args:
         scores: array (heads, query_length, key_length).
         x_labels, y_labels: key and query token strings.
         title: figure title.
         average: add a panel with the mean over heads.
+        x_title, y_title: what the columns (keys) and rows (queries) are.
 
     Returns:
         The matplotlib Figure.
     """
     use_hangul_font()
-    scores = _to_numpy(scores)
+    scores = _to_numpy(scores)[:, : len(y_labels), : len(x_labels)]
     panels = [(f"head {h}", scores[h]) for h in range(scores.shape[0])]
-    if average:
+    if average and len(panels) > 1:
         panels.append(("mean of heads", scores.mean(axis=0)))
-    columns = min(max_columns, len(panels))
-    rows = math.ceil(len(panels) / columns)
-    cell_w = max(3.0, 0.35 * len(x_labels) + 1.5)
-    cell_h = max(2.5, 0.3 * len(y_labels) + 1.2)
-    fig, axes = plt.subplots(
-        rows, columns, figsize=(cell_w * columns, cell_h * rows), constrained_layout=True, squeeze=False
-    )
-    for ax, (name, weights) in zip(axes.flat, panels):
-        plot_attention(weights, x_labels, y_labels, title=name, ax=ax)
-    for ax in list(axes.flat)[len(panels):]:
-        ax.axis("off")
+    rows = _row_sizes(len(panels), max_columns)
+    columns = max(rows)
+    cell_w = min(MAX_FIGURE_WIDTH / columns, max(2.6, 0.3 * len(x_labels) + 1.2))
+    cell_h = min(cell_w * 1.2, max(2.4, 0.25 * len(y_labels) + 1.2))
+    fig = plt.figure(figsize=(cell_w * columns + 0.8, cell_h * len(rows) + 0.9), constrained_layout=True)
+    grid = fig.add_gridspec(len(rows), 2 * columns)  # half columns, to centre a shorter row
+    vmax = max(float(weights.max()) for _, weights in panels)
+    panel_iter = iter(panels)
+    for row, count in enumerate(rows):
+        offset = columns - count
+        for index in range(count):
+            name, weights = next(panel_iter)
+            ax = fig.add_subplot(grid[row, offset + 2 * index: offset + 2 * index + 2])
+            plot_attention(weights, x_labels, y_labels, title=name, ax=ax, vmax=vmax,
+                           x_title=None, y_title=None, colorbar=False)
+    fig.colorbar(fig.axes[0].images[0], ax=fig.axes, shrink=0.8, label="attention weight")
+    fig.supxlabel(x_title, fontsize=10)
+    fig.supylabel(y_title, fontsize=10)
     if title:
-        fig.suptitle(title)
+        fig.suptitle(title, fontsize=11)
     return fig
 
 
@@ -132,27 +180,34 @@ def plot_token_importance(importance, tokens, title=None):
     return fig
 
 
-def plot_learning_curves(history, path=None, title=None):
+def plot_learning_curves(history, path=None, title=None, ylabels=None):
     """Loss (and every other metric) per epoch, training vs validation.
 
     Args:
         history: dict metric -> list of per-epoch values (Keras `History.history`),
             or a path to a history.json.
         path: optional PNG path to save to.
+        title: optional figure title.
+        ylabels: dict metric -> y-axis label, saying what the number is (e.g. "accuracy" of a
+            translator is the share of correctly predicted target subwords); default: the name.
     """
     use_hangul_font()
     if isinstance(history, (str, Path)):
         history = json.loads(Path(history).read_text())
-    metrics = [name for name in history if not name.startswith("val_") and name != "learning_rate"]
+    ylabels = ylabels or {}
+    metrics = [name for name in history
+               if not name.startswith("val_") and name not in ("learning_rate", "epoch_seconds")]
     fig, axes = plt.subplots(
-        1, len(metrics), figsize=(4.5 * len(metrics), 3.4), constrained_layout=True, squeeze=False
+        1, len(metrics), figsize=(min(MAX_FIGURE_WIDTH, 4.5 * len(metrics)), 3.4),
+        constrained_layout=True, squeeze=False,
     )
     for ax, name in zip(axes.flat, metrics):
         epochs = range(1, len(history[name]) + 1)
-        ax.plot(epochs, history[name], "o-", label="train")
+        ax.plot(epochs, history[name], "o-", markersize=3, label="train")
         if f"val_{name}" in history:
-            ax.plot(epochs, history[f"val_{name}"], "s-", label="validation")
+            ax.plot(epochs, history[f"val_{name}"], "s-", markersize=3, label="validation")
         ax.set_xlabel("epoch")
+        ax.set_ylabel(ylabels.get(name, name))
         ax.set_title(name)
         ax.grid(alpha=0.3)
         ax.legend()
@@ -206,11 +261,13 @@ def plot_review_attention(scores, importance, tokens, probability, out):
         figure = plot_attention_heads(
             _to_numpy(layer_scores)[:, :shown, :shown], tokens, tokens,
             title=f"encoder block {index}: self-attention (셀프 어텐션), P(positive)={probability:.2f}",
+            x_title="key (키): the word looked at", y_title="query (쿼리): the word being recomputed",
         )
         parts.append(save_figure(figure, out.with_name(f"{out.stem}_layer{index}.png")))
     figure = plot_attention(
         np.stack([_to_numpy(values)[:shown] for values in importance.values()]),  # (parts, shown)
         tokens, list(importance), title="per-token importance (share over the review)",
+        x_title="review word", y_title=None,
     )
     parts.append(save_figure(figure, out.with_name(f"{out.stem}_importance.png")))
     stack_images(parts, out)
@@ -240,6 +297,7 @@ def plot_translation_attention(maps, out, layer=-1):
         maps["output_tokens"],
         title=f"{name}, decoder layer {layer % len(cross_maps)}: {maps['translation']}",
         average=heads > 1,
+        x_title="key (키): English subword", y_title="query (쿼리): Korean subword being written",
     )
     save_figure(cross, out)
     if not maps["decoder_self_attention"]:
@@ -250,6 +308,8 @@ def plot_translation_attention(maps, out, layer=-1):
         maps["decoder_input_tokens"],
         maps["decoder_input_tokens"],
         title="decoder self-attention (마스크드 셀프 어텐션)",
+        x_title="key (키): earlier Korean subword (decoder input)",
+        y_title="query (쿼리): Korean subword being written",
     )
     save_figure(causal, self_path)
     return out, self_path
@@ -280,3 +340,71 @@ def plot_chrf_by_length(buckets, out, title="chrF by source length (문장 길�
     ax.grid(alpha=0.3)
     ax.legend()
     return save_figure(fig, Path(out))
+
+
+# A Transformer block as the boxes it is made of: ("box", label), ("add",) where a residual
+# connection joins, ("branch",) where it leaves the main path.
+_POST_NORM = [
+    ("branch",), ("box", "multi-head attention\n멀티 헤드 어텐션"), ("add",), ("box", "LayerNorm\n층 정규화"),
+    ("branch",), ("box", "feed-forward\n피드포워드"), ("add",), ("box", "LayerNorm\n층 정규화"),
+]
+_PRE_NORM = [
+    ("branch",), ("box", "LayerNorm\n층 정규화"), ("box", "multi-head attention\n멀티 헤드 어텐션"), ("add",),
+    ("branch",), ("box", "LayerNorm\n층 정규화"), ("box", "feed-forward\n피드포워드"), ("add",),
+]
+_BOX_COLOURS = {"multi": "#fdd9b5", "Layer": "#fff3b0", "feed": "#cfe2f3"}
+
+
+def _draw_block(ax, parts, title, output_note):
+    from matplotlib.patches import Circle, FancyBboxPatch
+
+    y, previous, branches = 0.0, 0.0, []
+    ax.text(0, y, "x (block input)", ha="center", va="center", fontsize=9)
+    for part in parts:
+        if part[0] == "branch":  # the residual leaves the main path here
+            branches.append(y + 0.45)
+            continue
+        y += 1.0
+        ax.annotate("", (0, y - 0.32), (0, previous + 0.3), arrowprops={"arrowstyle": "->"})
+        if part[0] == "box":
+            colour = next(c for key, c in _BOX_COLOURS.items() if part[1].startswith(key))
+            ax.add_patch(FancyBboxPatch((-1.25, y - 0.3), 2.5, 0.6, boxstyle="round,pad=0.02",
+                                        facecolor=colour, edgecolor="black"))
+            ax.text(0, y, part[1], ha="center", va="center", fontsize=8)
+        else:  # the residual connection joins: output = input + sublayer(input)
+            start = branches.pop()
+            ax.add_patch(Circle((0, y), 0.2, facecolor="white", edgecolor="black"))
+            ax.text(0, y, "+", ha="center", va="center", fontsize=11)
+            ax.plot([0, -1.8, -1.8], [start, start, y], color="tab:green")
+            ax.annotate("", (-0.2, y), (-1.8, y), arrowprops={"arrowstyle": "->", "color": "tab:green"})
+        previous = y
+    ax.annotate("", (0, y + 0.7), (0, y + 0.3), arrowprops={"arrowstyle": "->"})
+    ax.text(0, y + 0.95, output_note, ha="center", va="bottom", fontsize=9)
+    ax.text(-1.9, 0.9, "residual\n잔차 연결", color="tab:green", ha="right", va="center", fontsize=8)
+    ax.set_xlim(-3.2, 1.8)
+    ax.set_ylim(-0.5, y + 1.8)
+    ax.set_title(title, fontsize=10)
+    ax.axis("off")
+
+
+def plot_transformer_blocks(out=None):
+    """Post-norm and pre-norm Transformer blocks side by side (`norm_first=False` / `True`).
+
+    Post-norm (the 2017 paper and the book) normalises after each residual sum; pre-norm
+    normalises the input of each sublayer, so the residual path runs from the block's input to
+    its output untouched and a stack of them needs one final LayerNorm.
+
+    Args:
+        out: optional PNG path to save to.
+
+    Returns:
+        The matplotlib Figure (closed when saved).
+    """
+    use_hangul_font()
+    fig, axes = plt.subplots(1, 2, figsize=(8.5, 5.6), constrained_layout=True)
+    _draw_block(axes[0], _POST_NORM, "post-norm (norm_first=False)\nthe paper, the book", "block output")
+    _draw_block(axes[1], _PRE_NORM, "pre-norm (norm_first=True)",
+                "block output\n(a final LayerNorm after the last block)")
+    if out is not None:
+        save_figure(fig, out)
+    return fig

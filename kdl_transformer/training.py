@@ -249,6 +249,7 @@ def fit(
     extra_callbacks=(),
     steps_per_epoch=None,
     average_best=0,
+    metric_labels=None,
 ):
     """Train `model` (compiled) into `run_dir`, resuming an interrupted run.
 
@@ -261,7 +262,10 @@ def fit(
     the end and kept where they validate better (`BestEpochsAverage`).
 
     A run directory that already holds a finished training is not trained
-    again: its best weights are loaded into `model` and its history returned.
+    again: its best weights are loaded into `model`, its per-epoch log is printed
+    (`format_training_log`), its learning curves are redrawn and its history returned.
+
+    `metric_labels` (metric -> y-axis label) says on the learning curves what each number is.
 
     Returns:
         The history dict (metric -> per-epoch list) of the whole run.
@@ -275,7 +279,10 @@ def fit(
         if model.optimizer is not None and not model.optimizer.built:
             model.optimizer.build(model.trainable_variables)  # so its saved state loads too
         model.load_weights(run_dir.model_path)
-        return run_dir.read_json("history.json")
+        history = run_dir.read_json("history.json")
+        print(format_training_log(history))
+        _plot_history(history, run_dir, metric_labels)
+        return history
     json_history = JsonHistory(run_dir)
     # The averaging candidates and the best model are saved before BackupAndRestore marks an
     # epoch as done.
@@ -302,10 +309,7 @@ def fit(
     history = json_history.history
     if not run_dir.model_path.exists():  # e.g. every epoch was already done before a resume
         model.save(run_dir.model_path)
-    if history.get("loss"):
-        plotting.plot_learning_curves(
-            {k: v for k, v in history.items() if k != "epoch_seconds"}, run_dir.learning_curves_path
-        )
+    _plot_history(history, run_dir, metric_labels)
     best = history.get(monitor) or [None]
     best_value = (min if mode == "min" else max)([v for v in best if v is not None], default=None)
     run_dir.update_metrics(
@@ -314,3 +318,30 @@ def fit(
         **{f"best_{monitor}": best_value},
     )
     return history
+
+
+def _plot_history(history, run_dir, metric_labels):
+    if history.get("loss"):
+        plotting.plot_learning_curves(history, run_dir.learning_curves_path, ylabels=metric_labels)
+
+
+def format_training_log(history):
+    """The per-epoch log of a run from its history.json, one line per epoch as `verbose=2` prints.
+
+    >>> print(format_training_log({"loss": [0.9, 0.5], "val_loss": [0.8, 0.6], "epoch_seconds": [31.2, 30.8]}))
+    Epoch 1/2 - 31s - loss: 0.9000 - val_loss: 0.8000
+    Epoch 2/2 - 31s - loss: 0.5000 - val_loss: 0.6000
+    """
+    epochs = len(history.get("loss", []))
+    names = [name for name in history if name != "epoch_seconds"]
+    names = [n for n in names if not n.startswith("val_")] + [n for n in names if n.startswith("val_")]
+    lines = []
+    for epoch in range(epochs):
+        parts = [f"Epoch {epoch + 1}/{epochs}"]
+        if len(history.get("epoch_seconds", [])) > epoch:
+            parts.append(f"{history['epoch_seconds'][epoch]:.0f}s")
+        parts += [f"{name}: {history[name][epoch]:.4g}" if name == "learning_rate"
+                  else f"{name}: {history[name][epoch]:.4f}"
+                  for name in names if len(history[name]) > epoch]
+        lines.append(" - ".join(parts))
+    return "\n".join(lines)

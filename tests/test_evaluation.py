@@ -59,3 +59,18 @@ def test_chrf_by_source_length_buckets_by_english_words():
     assert empty["13+"] == {"sentences": 0, "chrf": None}
     with pytest.raises(ValueError, match="2 sources, 1 translations"):
         evaluation.chrf_by_source_length(["a", "b"], ["가"], ["가", "나"])
+
+
+def test_multi_reference_chrf_credits_a_translation_that_matches_another_reference():
+    from kdl_transformer import evaluation
+
+    sources = ["I'm tired.", "I'm tired.", "Thanks."]
+    references = ["나는 피곤해.", "피곤하다.", "고마워."]
+    hypotheses = ["피곤하다.", "피곤하다.", "고마워."]  # right, but not the first reference
+    scores = evaluation.multi_reference_chrf(sources, hypotheses, references)
+    assert scores["sentences"] == 2 and scores["with_several_references"] == 1
+    assert scores["several_all_references"] == 100.0
+    assert scores["several_one_reference"] < 60
+    assert scores["one_reference"] < scores["all_references"] == 100.0
+    with pytest.raises(ValueError, match="one of each per pair"):
+        evaluation.multi_reference_chrf(sources, hypotheses[:2], references)

@@ -209,3 +209,25 @@ def test_worker_run_dir_on_one_process_is_the_run_dir(tmp_path):
     prepared = []
     with training.worker_run_dir(tmp_path / "run", None, prepared.append) as run_dir:
         assert run_dir.path == tmp_path / "run" and prepared == [run_dir]
+
+
+def test_training_log_has_one_verbose_2_line_per_epoch():
+    log = training.format_training_log({"loss": [0.9, 0.5], "val_loss": [0.8, 0.6], "epoch_seconds": [31.2, 30.8]})
+    assert log.splitlines() == ["Epoch 1/2 - 31s - loss: 0.9000 - val_loss: 0.8000",
+                                "Epoch 2/2 - 31s - loss: 0.5000 - val_loss: 0.6000"]
+
+
+def test_finished_run_prints_its_training_log_instead_of_training(tmp_path, capsys):
+    ds = data()
+    training.fit(tiny_model(), ds, ds, tmp_path, epochs=3, patience=10, verbose=0)
+    curves = training.RunDir(tmp_path).learning_curves_path
+    curves.unlink()
+    capsys.readouterr()
+    recorder = RecordEpochs()
+    history = training.fit(tiny_model(), ds, ds, tmp_path, epochs=3, patience=10, verbose=0,
+                           extra_callbacks=[recorder], metric_labels={"loss": "mean squared error"})
+    printed = capsys.readouterr().out
+    assert recorder.epochs == []  # nothing trained again
+    assert [line.split(" - ")[0] for line in printed.splitlines()[1:]] == ["Epoch 1/3", "Epoch 2/3", "Epoch 3/3"]
+    assert f"loss: {history['loss'][2]:.4f}" in printed.splitlines()[-1]
+    assert curves.exists()  # redrawn

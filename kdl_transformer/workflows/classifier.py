@@ -38,6 +38,7 @@ VOCABULARY_FILE = "vocabulary.txt"
 QUICK_SIZES = {"train": 512, "val": 128, "test": 256}
 QUICK_VARIABLE = "KDL_QUICK"
 ATTENTION_MAX_TOKENS = 40  # tokens shown in attention plots
+METRIC_LABELS = {"loss": "binary cross-entropy per review", "accuracy": "share of reviews classified right"}
 
 
 def is_quick(quick=False):
@@ -190,6 +191,7 @@ def fit_classifier(config, train, val, out, verbose="auto", extra_callbacks=(), 
             model, train_ds, val_ds, run_dir, config.epochs, monitor=config.monitor,
             mode="min" if config.monitor == "val_loss" else "max", patience=config.patience,
             verbose=verbose, extra_callbacks=extra_callbacks, average_best=config.average_best,
+            metric_labels=METRIC_LABELS,
         )
         metrics = run_dir.read_json("metrics.json", default={})
         if metrics.get("train_seconds"):

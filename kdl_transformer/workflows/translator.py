@@ -32,6 +32,10 @@ SOURCE_TOKENIZER_DIR = Path("tokenizers") / "english"
 TARGET_TOKENIZER_DIR = Path("tokenizers") / "korean"
 QUICK_TRAIN_PAIRS = 600  # quick mode: a slice of the training split, for CI
 QUICK_EVAL_PAIRS = {"tatoeba_test": 40, "flores_devtest": 12, "synthetic_test": 40}
+METRIC_LABELS = {  # what the learning curves' numbers are
+    "loss": "cross-entropy per target subword\n(label smoothing, padding masked)",
+    "accuracy": "target subwords predicted right\n(teacher forcing, padding masked)",
+}
 
 
 # ------------------------------------------------------------------------------ config, data
@@ -255,6 +259,7 @@ def train_run(run_dir, config, splits, verbose="auto", extra_callbacks=(), reuse
         training.fit(
             model, train_ds, val_ds, run_dir, epochs=config.epochs, patience=config.patience,
             verbose=verbose, extra_callbacks=extra_callbacks, average_best=config.average_best,
+            metric_labels=METRIC_LABELS,
         )
         run_dir.update_metrics(
             parameters=int(model.count_params()),
