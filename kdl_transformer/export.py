@@ -45,7 +45,13 @@ def write_string_endpoint(out, fn, trackables):
         archive.track(trackable)
     archive.add_endpoint(name=SERVE_ENDPOINT, fn=fn, input_signature=[string_batch_spec()])
     out.parent.mkdir(parents=True, exist_ok=True)
-    archive.write_out(str(out), verbose=False)
+    logger = tf.get_logger()  # TensorFlow logs "INFO: Assets written to ..." for every export
+    level = logger.level
+    logger.setLevel("WARNING")
+    try:
+        archive.write_out(str(out), verbose=False)
+    finally:
+        logger.setLevel(level)
     return out
 
 

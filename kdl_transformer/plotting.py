@@ -14,6 +14,7 @@ import math
 from pathlib import Path
 
 import matplotlib
+import matplotlib.ticker
 import matplotlib.pyplot as plt
 import numpy as np
 from matplotlib import font_manager
@@ -79,7 +80,8 @@ def _row_sizes(panels, max_columns):
 
 
 def plot_attention(weights, x_labels, y_labels, title=None, ax=None, cmap="viridis", vmax=None,
-                   x_title="key (키)", y_title="query (쿼리)", colorbar=True):
+                   x_title="key (키)", y_title="query (쿼리)", colorbar=True,
+                   colorbar_label="attention weight"):
     """One attention heatmap: queries as rows (`y_labels`), keys as columns (`x_labels`).
 
     Args:
@@ -92,7 +94,7 @@ def plot_attention(weights, x_labels, y_labels, title=None, ax=None, cmap="virid
         vmax: top of the colour scale (default: the largest weight); pass one value to every
             panel of a figure for one shared scale.
         x_title, y_title: axis titles (None: none).
-        colorbar: draw a colour bar beside this axes.
+        colorbar: draw a colour bar beside this axes, labelled `colorbar_label`.
 
     Returns:
         The matplotlib Figure.
@@ -117,7 +119,7 @@ def plot_attention(weights, x_labels, y_labels, title=None, ax=None, cmap="virid
     if title:
         ax.set_title(title, fontsize=9)
     if colorbar:
-        fig.colorbar(image, ax=ax, fraction=0.046, pad=0.02, label="attention weight")
+        fig.colorbar(image, ax=ax, fraction=0.046, pad=0.02, label=colorbar_label)
     return fig
 
 
@@ -207,6 +209,7 @@ def plot_learning_curves(history, path=None, title=None, ylabels=None):
         if f"val_{name}" in history:
             ax.plot(epochs, history[f"val_{name}"], "s-", markersize=3, label="validation")
         ax.set_xlabel("epoch")
+        ax.xaxis.set_major_locator(matplotlib.ticker.MaxNLocator(integer=True))
         ax.set_ylabel(ylabels.get(name, name))
         ax.set_title(name)
         ax.grid(alpha=0.3)
@@ -267,7 +270,7 @@ def plot_review_attention(scores, importance, tokens, probability, out):
     figure = plot_attention(
         np.stack([_to_numpy(values)[:shown] for values in importance.values()]),  # (parts, shown)
         tokens, list(importance), title="per-token importance (share over the review)",
-        x_title="review word", y_title=None,
+        x_title="review word", y_title=None, colorbar_label="share of the review",
     )
     parts.append(save_figure(figure, out.with_name(f"{out.stem}_importance.png")))
     stack_images(parts, out)
