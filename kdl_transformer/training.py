@@ -272,17 +272,10 @@ def fit(
     """
     run_dir = run_dir if isinstance(run_dir, RunDir) else RunDir(run_dir)
     if is_finished(run_dir):
-        print(
-            f"{run_dir.path} already holds a finished training; loading its best model instead of "
-            "training again (delete the folder or pick another output folder to retrain)."
-        )
         if model.optimizer is not None and not model.optimizer.built:
             model.optimizer.build(model.trainable_variables)  # so its saved state loads too
         model.load_weights(run_dir.model_path)
-        history = run_dir.read_json("history.json")
-        print(format_training_log(history))
-        _plot_history(history, run_dir, metric_labels)
-        return history
+        return show_finished_run(run_dir, metric_labels)
     json_history = JsonHistory(run_dir)
     # The averaging candidates and the best model are saved before BackupAndRestore marks an
     # epoch as done.
@@ -317,6 +310,23 @@ def fit(
         epochs_trained=len(history.get("loss", [])),
         **{f"best_{monitor}": best_value},
     )
+    return history
+
+
+def show_finished_run(run_dir, metric_labels=None):
+    """Say that `run_dir` is reused, print its per-epoch training log, redraw its learning curves.
+
+    Returns:
+        The history dict of the run.
+    """
+    run_dir = run_dir if isinstance(run_dir, RunDir) else RunDir(run_dir)
+    print(
+        f"{run_dir.path} already holds a finished training; loading its best model instead of "
+        "training again (delete the folder or pick another output folder to retrain). Its log:"
+    )
+    history = run_dir.read_json("history.json", default={})
+    print(format_training_log(history))
+    _plot_history(history, run_dir, metric_labels)
     return history
 
 

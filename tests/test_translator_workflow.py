@@ -84,6 +84,19 @@ def test_decoding_defaults_of_a_finished_run_change_without_retraining(tmp_path)
     assert (reloaded.length_penalty, reloaded.beam_size) == (0.6, 6)
 
 
+def test_a_reused_finished_run_prints_its_training_log_and_y_labelled_curves(tmp_path, capsys):
+    config = TranslatorConfig.quick(dataset="synthetic", synthetic_pairs=300, epochs=2)
+    splits = workflow.load_splits(config)
+    workflow.train_run(tmp_path, config, splits, verbose=0)
+    (tmp_path / "learning_curves.png").unlink()
+    capsys.readouterr()
+    workflow.train_run(tmp_path, config, splits, verbose=0, reuse_finished=True)  # as notebook 02
+    lines = capsys.readouterr().out.splitlines()
+    assert "already holds a finished training" in lines[0]
+    assert [line.split(" - ")[0] for line in lines[1:3]] == ["Epoch 1/2", "Epoch 2/2"]
+    assert "val_loss" in lines[2] and (tmp_path / "learning_curves.png").exists()
+
+
 def test_token_dropout_hides_inputs_but_never_targets_start_or_padding():
     from kdl_transformer.text.special_tokens import PAD_ID, START_ID, UNK_ID
 

@@ -230,7 +230,7 @@ def train_run(run_dir, config, splits, verbose="auto", extra_callbacks=(), reuse
     run_dir = training.RunDir(run_dir)
     training.check_resumable(run_dir, config)  # epochs, patience and decoding defaults may change
     if reuse_finished and training.is_finished(run_dir):
-        print(f"{run_dir.path} holds a finished run; loading it instead of training again.")
+        training.show_finished_run(run_dir, METRIC_LABELS)
         return load_translator(run_dir.path)
     if config.init_from:
         _check_init_from(config)
