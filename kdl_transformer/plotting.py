@@ -62,14 +62,18 @@ MAX_FIGURE_WIDTH = 10.0  # inches: about 1,200 px at the saved 120 dpi, a notebo
 
 
 def _label_width(label, fontsize):
-    """Rough width in inches of a tick label: Hangul syllables are about twice a Latin letter."""
-    return sum(1.0 if ord(char) >= 0x1100 else 0.6 for char in str(label)) * fontsize / 72
+    """Rough width in inches of a tick label: a Hangul syllable is about twice a Latin letter."""
+    ems = sum(0.9 if ord(char) >= 0x1100 else 0.5 if char == "▁" else 0.55 for char in str(label))
+    return ems * fontsize / 72
 
 
-def _tick_rotation(labels, panel_width, fontsize):
-    """0 (horizontal) where every label fits its column of a panel `panel_width` inches wide."""
-    column = 0.8 * panel_width / max(len(labels), 1)
-    return 0 if max((_label_width(label, fontsize) for label in labels), default=0) <= column else 90
+def _rotate_long_tick_labels(ax, labels, fontsize):
+    """Keep horizontal every x tick label that fits its column; turn the others upright."""
+    fig = ax.figure
+    column = 0.9 * ax.get_position().width * fig.get_figwidth() / max(len(labels), 1)
+    for text, label in zip(ax.get_xticklabels(), labels):
+        if _label_width(label, fontsize) > column:
+            text.set_rotation(90)
 
 
 def _row_sizes(panels, max_columns):
@@ -107,10 +111,9 @@ def plot_attention(weights, x_labels, y_labels, title=None, ax=None, cmap="virid
         fig, ax = plt.subplots(figsize=(width, height), constrained_layout=True)
     fig = ax.figure
     image = ax.imshow(weights, cmap=cmap, vmin=0.0, vmax=vmax, aspect="auto")
-    panel_width = ax.get_position().width * fig.get_figwidth()
     fontsize = 8 if len(x_labels) <= 30 else 6
-    ax.set_xticks(range(len(x_labels)), labels=list(x_labels), fontsize=fontsize,
-                  rotation=_tick_rotation(x_labels, panel_width, fontsize))
+    ax.set_xticks(range(len(x_labels)), labels=list(x_labels), fontsize=fontsize)
+    _rotate_long_tick_labels(ax, x_labels, fontsize)
     ax.set_yticks(range(len(y_labels)), labels=list(y_labels), fontsize=8 if len(y_labels) <= 30 else 6)
     if x_title:
         ax.set_xlabel(x_title, fontsize=9)
@@ -128,8 +131,8 @@ def plot_attention_heads(scores, x_labels, y_labels, title=None, average=True,
     """A grid with one heatmap per head (and their mean), readable at notebook width.
 
     At most `max_columns` panels a row, rows as even as possible (5 panels: 3 + 2, centred) so
-    no panel is empty, one colour scale and one colour bar for the whole figure, and the axis
-    titles once for the figure.
+    no panel is empty, one colour scale and one colour bar for the whole figure, the axis
+    titles once for the figure, and horizontal key labels wherever they fit.
 
     Args:
         scores: array (heads, query_length, key_length).

@@ -85,6 +85,8 @@ def test_wide_attention_grid_stays_notebook_wide_and_short_hangul_labels_stay_ho
     assert fig.get_figwidth() * 120 <= 1400  # pixels at the saved 120 dpi
     fig = plotting.plot_attention(np.eye(3), ["카페", "에서", "."], ["나", "는", "."])
     assert {label.get_rotation() for label in fig.axes[0].get_xticklabels()} == {0.0}
+    fig = plotting.plot_attention(np.eye(3), ["[START]" * 3, "여기", "."], ["나", "는", "."])
+    assert [label.get_rotation() for label in fig.axes[0].get_xticklabels()] == [90.0, 0.0, 0.0]
 
 
 def test_learning_curves_say_what_each_number_is(tmp_path):
