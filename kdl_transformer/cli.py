@@ -2,6 +2,10 @@
 
     kdl-transformer demo                                  # offline: both models on synthetic data
     kdl-transformer train classifier --out runs/imdb      # IMDB from $KDL_DATA_DIR or a download
+    kdl-transformer train classifier --set model=bigrams  # the book's bag-of-bigrams baseline
+    kdl-transformer pretrain bert --out runs/bert         # BERT-style pretraining on IMDB reviews
+    kdl-transformer pretrain bert --out runs/bert_mlm --set nsp=false   # masked LM only
+    kdl-transformer train classifier --out runs/imdb_bert --set init_from=runs/bert --set pooling=cls
     kdl-transformer train translator --out runs/enko --set num_layers=3
     kdl-transformer train translator --strategy mirrored --set precision=mixed_bfloat16
     kdl-transformer train translator --preset extra --out runs/enko_extra   # 4 stages, one command
@@ -12,7 +16,7 @@
     kdl-transformer export classifier runs/imdb exported/imdb
 
 Each subcommand is a thin wrapper over a function of
-`kdl_transformer.workflows.classifier` / `.translator`, which notebooks and
+`kdl_transformer.workflows.classifier` / `.translator` / `.bert`, which notebooks and
 users' own code can call directly.
 """
 
@@ -26,6 +30,7 @@ from pathlib import Path
 from kdl_transformer.quiet import quiet_tensorflow_logs
 
 MODELS = ("classifier", "translator")
+PRETRAINED = ("bert",)  # `kdl-transformer pretrain MODEL`: kdl_transformer.workflows.MODEL.pretrain
 STRATEGIES = ("auto", "one-device", "mirrored", "multi-worker")  # kdl_transformer.distribute's
 PRESETS = ("extra",)  # kdl_transformer.workflows.translator_presets.PRESETS
 
@@ -76,6 +81,16 @@ def _train(args):
         overrides=_parse_overrides(args.set),
         strategy=args.strategy,
         cpu_devices=args.cpu_devices,
+    )
+
+
+def _pretrain(args):
+    _workflow(args.model).pretrain(
+        out=args.out or Path("runs") / args.model,
+        data_dir=args.data_dir,
+        epochs=args.epochs,
+        quick=args.quick,
+        overrides=_parse_overrides(args.set),
     )
 
 
@@ -160,6 +175,17 @@ def build_parser():
         help="split the host CPU into N logical devices (replicas without GPUs)",
     )
     train.set_defaults(handler=_train)
+
+    pretrain = commands.add_parser(
+        "pretrain", help="pretrain an encoder without labels (BERT: masked LM + next sentence)"
+    )
+    pretrain.add_argument("model", choices=PRETRAINED)
+    pretrain.add_argument("--data-dir", type=Path, default=None, help="folder with the datasets (default: $KDL_DATA_DIR)")
+    pretrain.add_argument("--epochs", type=int, default=None, help="passes over the reviews")
+    pretrain.add_argument("--out", type=Path, default=None, help="run directory (default: runs/MODEL)")
+    pretrain.add_argument("--quick", action="store_true", help="tiny subset and model, for smoke tests")
+    pretrain.add_argument("--set", action="append", metavar="KEY=VALUE", help="override a config field")
+    pretrain.set_defaults(handler=_pretrain)
 
     evaluate = commands.add_parser("evaluate", help="evaluate a trained run on its test sets")
     evaluate.add_argument("model", choices=MODELS)

@@ -1,4 +1,4 @@
-"""The training objectives of both models: losses, metrics, learning-rate schedules, compile.
+"""The training objectives of every model: losses, metrics, learning-rate schedules, compile.
 
 What `fit` optimises, kept apart from the models so that a model file only says what the
 network computes:
@@ -7,7 +7,10 @@ network computes:
   (padding ignored), `WarmupSchedule` (linear warm-up, then 1/sqrt(step) decay, as in the
   paper); `translator_optimizer` and `compile_translator` put them together with AdamW.
 - classifier: `classifier_optimizer` (AdamW, Adam or RMSprop, on a constant rate or a linear
-  warm-up then cosine decay to 0) and `compile_classifier` (binary cross-entropy, accuracy).
+  warm-up then cosine decay to 0, `warmup_cosine`) and `compile_classifier` (binary
+  cross-entropy, accuracy).
+- BERT pretraining: `compile_bert_pretrainer` (masked-LM cross-entropy and masked-token
+  accuracy at the masked positions, plus next-sentence cross-entropy; AdamW).
 
 The loss, metric and schedule are registered under the package name "kdl_transformer" with
 their class names, so a saved `.keras` file (optimizer state included) reloads without
@@ -149,6 +152,18 @@ def compile_translator(model, config):
 
 
 # ---------------------------------------------------------------------------- classifier
+def warmup_cosine(peak_learning_rate, total_steps, warmup_fraction):
+    """Linear warm-up over `warmup_fraction` of `total_steps` to the peak, then cosine decay to 0."""
+    total = max(1, int(total_steps))
+    warmup = int(warmup_fraction * total)
+    return keras.optimizers.schedules.CosineDecay(
+        initial_learning_rate=0.0 if warmup else peak_learning_rate,
+        decay_steps=max(1, total - warmup),
+        warmup_target=peak_learning_rate if warmup else None,
+        warmup_steps=warmup,
+    )
+
+
 def classifier_optimizer(config, steps_per_epoch):
     """The optimizer of `config`, with linear warm-up + cosine decay when schedule="cosine".
 
@@ -156,14 +171,8 @@ def classifier_optimizer(config, steps_per_epoch):
     """
     learning_rate = config.learning_rate
     if config.schedule == "cosine":
-        total = max(1, steps_per_epoch * config.epochs)
-        warmup = int(config.warmup_fraction * total)
-        learning_rate = keras.optimizers.schedules.CosineDecay(
-            initial_learning_rate=0.0 if warmup else config.learning_rate,
-            decay_steps=max(1, total - warmup),
-            warmup_target=config.learning_rate if warmup else None,
-            warmup_steps=warmup,
-        )
+        learning_rate = warmup_cosine(config.learning_rate, steps_per_epoch * config.epochs,
+                                      config.warmup_fraction)
     if config.optimizer == "adamw":
         return distribute.AdamW(learning_rate, weight_decay=config.weight_decay)
     if config.optimizer == "adam":
@@ -185,4 +194,37 @@ def compile_classifier(model, config, steps_per_epoch):
         metrics=["accuracy"],
         jit_compile=config.jit_compile,
     )
+    return model
+
+
+# ---------------------------------------------------------------------------- BERT pretraining
+def compile_bert_pretrainer(model, config, steps_per_epoch):
+    """Compile a `BertPretrainer`: masked-LM cross-entropy (+ NSP), masked-token accuracy.
+
+    `fit` reports the masked-token accuracy as "mlm_accuracy" either way; the masked-LM
+    loss is "mlm_loss" beside the total "loss" with `nsp`, and is the "loss" itself without.
+
+    The masked-LM loss and accuracy are `MaskedSparseCrossentropy` and `MaskedAccuracy` over
+    the chosen positions only (target id 0 marks a padded prediction slot); the NSP loss is
+    the binary cross-entropy of its logit, added with weight 1 as in BERT. AdamW (beta_2 0.98,
+    clipnorm 1) on a linear warm-up then cosine decay to 0 over all `config.epochs`.
+
+    Args:
+        model: a `BertPretrainer`.
+        config: its `BertConfig`.
+        steps_per_epoch: training batches per epoch.
+    """
+    losses = {"mlm": MaskedSparseCrossentropy()}
+    # Keras prefixes the output name ("mlm_accuracy") only when there are several outputs.
+    metrics = {"mlm": [MaskedAccuracy(name="accuracy" if config.nsp else "mlm_accuracy")]}
+    if config.nsp:
+        losses["nsp"] = keras.losses.BinaryCrossentropy(from_logits=True)
+        metrics["nsp"] = [keras.metrics.BinaryAccuracy(threshold=0.0, name="accuracy")]
+    optimizer = distribute.AdamW(
+        learning_rate=warmup_cosine(config.learning_rate, steps_per_epoch * config.epochs,
+                                    config.warmup_fraction),
+        weight_decay=config.weight_decay, beta_1=0.9, beta_2=0.98, epsilon=1e-6, clipnorm=1.0,
+    )
+    model.compile(optimizer=optimizer, loss=losses, metrics=metrics,
+                  jit_compile=config.jit_compile)
     return model

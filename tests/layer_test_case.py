@@ -39,7 +39,8 @@ def run_layer_test(
         layer_cls: the layer class.
         init_kwargs: dict of constructor arguments.
         input_data: a numpy array, or a dict of call-argument name -> array
-            for layers with several tensor inputs.
+            for layers with several tensor inputs; `{None: {"a": array, ...}}` passes
+            one dict of arrays as the single input (a functional model's dict inputs).
         expected_output_shape: the eager output's shape.
         expected_output_dtype: the output's dtype.
         call_kwargs: extra non-tensor call arguments.
@@ -77,7 +78,8 @@ def run_layer_test(
 
     # Symbolic call with unknown batch size inside a functional model.
     symbolic = {
-        name: keras.Input(shape=array.shape[1:], dtype=str(array.dtype)) for name, array in inputs.items()
+        name: keras.tree.map_structure(lambda a: keras.Input(shape=a.shape[1:], dtype=str(a.dtype)), array)
+        for name, array in inputs.items()
     }
     symbolic_layer = layer_cls(**init_kwargs)
     symbolic_outputs = _call(symbolic_layer, symbolic, call_kwargs)

@@ -13,13 +13,26 @@ from kdl_transformer import cli
 def test_help_lists_every_command():
     result = subprocess.run([sys.executable, "-m", "kdl_transformer", "--help"], capture_output=True, text=True)
     assert result.returncode == 0
-    for command in ("demo", "train", "evaluate", "export", "attention", "predict", "translate"):
+    for command in ("demo", "train", "pretrain", "evaluate", "export", "attention", "predict",
+                    "translate"):
         assert command in result.stdout
 
 
 def test_malformed_override_is_one_clear_error(capsys):
     assert cli.main(["train", "classifier", "--set", "embed_dim"]) == 2
     assert "is not of the form key=value" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize("argv", [
+    ["pretrain", "bert", "--quick", "--set", "nsp=maybe"],
+    ["pretrain", "bert", "--quick", "--set", "mask_rate=1.5"],
+    ["train", "classifier", "--quick", "--set", "pooling=cls"],
+    ["train", "classifier", "--quick", "--set", "model=bert"],
+])
+def test_bad_pretraining_and_model_settings_are_one_clear_error(capsys, argv):
+    assert cli.main(argv) == 2
+    err = capsys.readouterr().err
+    assert err.startswith("error: ") and len(err.strip().splitlines()) == 1
 
 
 @pytest.mark.parametrize("argv", [["evaluate", "classifier"], ["predict"], ["translate"]])

@@ -5,7 +5,7 @@ from kdl_transformer.layers import MaskedGlobalPooling1D, PositionalEmbedding
 from tests.layer_test_case import run_layer_test
 
 
-@pytest.mark.parametrize("mode", ["max", "mean", "mean_max"])
+@pytest.mark.parametrize("mode", ["max", "mean", "mean_max", "cls"])
 def test_pooling_layer_checks(mode):
     run_layer_test(
         MaskedGlobalPooling1D,
@@ -21,6 +21,11 @@ def test_padded_positions_never_win_or_count():
     mask = np.array([[True, True, False]])
     np.testing.assert_allclose(MaskedGlobalPooling1D("max")(x, mask=mask), [[2.0]])
     np.testing.assert_allclose(MaskedGlobalPooling1D("mean")(x, mask=mask), [[1.5]])
+
+
+def test_cls_pooling_keeps_the_first_position():
+    x = np.arange(2 * 3 * 4, dtype="float32").reshape(2, 3, 4)
+    np.testing.assert_allclose(MaskedGlobalPooling1D("cls")(x, mask=np.array([[1, 0, 0]] * 2)), x[:, 0])
 
 
 def test_uses_the_implicit_keras_mask():

@@ -46,15 +46,19 @@ def clean_review(text):
     return _LINE_BREAK.sub(" ", text)
 
 
-def _reviews_from_tar(path):
-    """Yield (split, label, id, text) for every labelled review, streaming the archive."""
-    for name, data in iter_tar_files(path, wanted=lambda name: _REVIEW.search(name) is not None):
+def _reviews_from_tar(path, splits):
+    """Yield (split, label, id, text) for every labelled review of `splits`, streaming the archive."""
+    def wanted(name):
+        match = _REVIEW.search(name)
+        return match is not None and match.group(1) in splits
+
+    for name, data in iter_tar_files(path, wanted=wanted):
         match = _REVIEW.search(name)
         yield match.group(1), match.group(2), int(match.group(3)), _decode(data, f"{path}:{name}")
 
 
-def _reviews_from_folder(folder):
-    for split in ("train", "test"):
+def _reviews_from_folder(folder, splits):
+    for split in splits:
         for label in ("pos", "neg"):
             for file in (folder / split / label).glob("*.txt"):
                 match = _REVIEW.search(file.as_posix())
@@ -69,7 +73,8 @@ def _decode(data, where):
         raise ValueError(f"{where} is not valid UTF-8 ({error}); re-download the dataset.") from None
 
 
-def load_imdb(path=None, validation_split=0.2, seed=1337, data_dir=None, cache_dir=None, download=True):
+def load_imdb(path=None, validation_split=0.2, seed=1337, data_dir=None, cache_dir=None, download=True,
+              with_test=True):
     """Load the IMDB reviews with the official train/test split and a seeded validation split.
 
     Args:
@@ -79,6 +84,8 @@ def load_imdb(path=None, validation_split=0.2, seed=1337, data_dir=None, cache_d
             out as `val`.
         seed: int, seed of the validation split (same split on every run).
         data_dir, cache_dir, download: see `resolve_data_file`.
+        with_test: read the official test reviews; False leaves them unread (not even
+            decoded) and `test` empty, for what must never see them (pretraining).
 
     Returns:
         `ImdbData` with `train`, `val`, `test` `TextSplit`s of (list[str], int64 labels);
@@ -91,21 +98,22 @@ def load_imdb(path=None, validation_split=0.2, seed=1337, data_dir=None, cache_d
     """
     if not 0.0 <= validation_split < 1.0:
         raise ValueError(f"validation_split={validation_split} must be in [0, 1).")
+    splits = ("train", "test") if with_test else ("train",)
     source = resolve_data_file(IMDB_NAMES, path=path, url=IMDB_URL, data_dir=data_dir,
                                cache_dir=cache_dir, download=download)
     if source.is_dir():
         folder = source / "aclImdb" if (source / "aclImdb").is_dir() else source
         if not (folder / "train").is_dir() or not (folder / "test").is_dir():
             raise FileNotFoundError(f"{source} has no train/ and test/ folders; pass the aclImdb folder or archive.")
-        reviews = _reviews_from_folder(folder)
+        reviews = _reviews_from_folder(folder, splits)
     elif tarfile.is_tarfile(source):
-        reviews = _reviews_from_tar(source)
+        reviews = _reviews_from_tar(source, splits)
     else:
         raise ValueError(f"{source} is neither the aclImdb folder nor a tar archive; pass aclImdb_v1.tar.gz.")
     rows = {"train": [], "test": []}
     for split, label, review_id, text in reviews:
         rows[split].append((label == "pos", review_id, clean_review(text)))
-    if not rows["train"] or not rows["test"]:
+    if not rows["train"] or (with_test and not rows["test"]):
         raise ValueError(f"{source} holds no labelled train and test reviews; is it aclImdb_v1.tar.gz?")
 
     def to_split(items):

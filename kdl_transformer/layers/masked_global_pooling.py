@@ -5,7 +5,7 @@ from keras import ops
 
 from kdl_transformer.layers.attention import large_negative_number
 
-POOLINGS = ("max", "mean", "mean_max")
+POOLINGS = ("max", "mean", "mean_max", "cls")
 
 
 @keras.saving.register_keras_serializable(package="kdl_transformer")
@@ -14,10 +14,13 @@ class MaskedGlobalPooling1D(keras.layers.Layer):
 
     `keras.layers.GlobalMaxPooling1D` ignores the padding mask (and warns that it
     destroys it), so a padded position can win the max. Here padded positions are
-    excluded; a sequence with no real token pools to zeros.
+    excluded; a sequence with no real token pools to zeros. `"cls"` keeps the vector of
+    the first position, BERT's `[CLS]` token, which self-attention lets gather the whole
+    sequence (the mask plays no part there: position 0 is always real).
 
     Args:
-        mode: "max", "mean" or "mean_max" (the two concatenated: mean first).
+        mode: "max", "mean", "mean_max" (the two concatenated: mean first) or "cls"
+            (the first position).
 
     Call arguments:
         inputs: (batch, length, channels).
@@ -39,6 +42,8 @@ class MaskedGlobalPooling1D(keras.layers.Layer):
         self.supports_masking = True
 
     def call(self, inputs, mask=None):
+        if self.mode == "cls":
+            return inputs[:, 0, :]  # (B, C)
         if mask is None:
             mask = ops.ones(ops.shape(inputs)[:2], dtype="bool")
         mask = ops.cast(mask, "bool")[:, :, None]  # (B, T, 1)

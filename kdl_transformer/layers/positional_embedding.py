@@ -33,6 +33,12 @@ class PositionalEmbedding(keras.layers.Layer):
         start_index: int or int tensor, position of the first token; a cached
             decoding step passes the index of the token it feeds.
 
+    Attributes (once built):
+        token_embedding: the (vocab_size, embed_dim) token table, a
+            `keras.layers.ReversibleEmbedding`; `token_embedding(x, reverse=True)`
+            projects hidden states (..., embed_dim) onto vocabulary logits with the same
+            table (weight tying).
+
     Example:
 
     >>> layer = PositionalEmbedding(sequence_length=8, vocab_size=100, embed_dim=16)
@@ -60,8 +66,14 @@ class PositionalEmbedding(keras.layers.Layer):
         self.supports_masking = mask_zero
 
     def build(self, inputs_shape=None):
-        self.token_embedding = keras.layers.Embedding(
-            self.vocab_size, self.embed_dim, dtype=self.dtype_policy, name="token_embedding"
+        # A ReversibleEmbedding is a keras Embedding (the same single `embeddings` table, the
+        # same look-up and initializer, so earlier .keras files load unchanged) that can also
+        # project hidden states back onto the vocabulary with that table transposed,
+        # `token_embedding(x, reverse=True)`: what a weight-tied output layer needs, e.g.
+        # keras_hub's MaskedLMHead(token_embedding=...) in `models.bert`.
+        self.token_embedding = keras.layers.ReversibleEmbedding(
+            self.vocab_size, self.embed_dim, tie_weights=True, dtype=self.dtype_policy,
+            name="token_embedding",
         )
         self.token_embedding.build((None, None))
         if self.positions == "learned":

@@ -110,8 +110,10 @@ def build_text_classifier(vectorizer, model):
     """Put a vectorizer in front of a token-id classifier: raw strings in, P(positive) out.
 
     Args:
-        vectorizer: an adapted `keras.layers.TextVectorization` (output_mode="int").
-        model: the token-id model from `build_classifier`.
+        vectorizer: an adapted `keras.layers.TextVectorization` (word ids, or bigram
+            vectors) or a `text.wordpiece.WordPieceVectorizer`.
+        model: the classifier over the vectorizer's output (`build_classifier`,
+            `models.bigrams.build_bigram_classifier`, `models.bert.BertClassifier`).
 
     Returns:
         A `TextClassifier` named "text_classifier" over a batch of strings (batch,)
@@ -131,9 +133,11 @@ def build_text_classifier(vectorizer, model):
 
 def split_text_classifier(text_model):
     """Return `(vectorizer, model)` from a model made by `build_text_classifier`."""
+    from kdl_transformer.text.wordpiece import WordPieceVectorizer
+
     vectorizer = model = None
     for layer in text_model.layers:
-        if isinstance(layer, keras.layers.TextVectorization):
+        if isinstance(layer, (keras.layers.TextVectorization, WordPieceVectorizer)):
             vectorizer = layer
         elif isinstance(layer, keras.Model):
             model = layer

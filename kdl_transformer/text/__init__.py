@@ -1,4 +1,4 @@
-"""Text to ids: subword tokenizers, the book's TextVectorization, translation batches.
+"""Text to ids: subword tokenizers, the book's TextVectorization, WordPiece for BERT, batches.
 
 `tensorflow_text` (about a second to import) is loaded only when a `SubwordTokenizer` is
 made or `normalize_strings` runs, not when this package is imported.
@@ -14,6 +14,7 @@ from kdl_transformer.text.vectorization import (
     make_text_vectorization,
 )
 from kdl_transformer.text.word_dropout import word_dropout
+from kdl_transformer.text.wordpiece import WordPieceVectorizer, train_wordpiece_vocabulary
 
 __all__ = [
     "END_ID",
@@ -22,6 +23,7 @@ __all__ = [
     "START_ID",
     "UNK_ID",
     "SubwordTokenizer",
+    "WordPieceVectorizer",
     "adapt_text_vectorization",
     "encode_translation_pairs",
     "lower_strip_line_breaks_and_punctuation",
@@ -29,5 +31,6 @@ __all__ = [
     "make_translation_dataset",
     "normalize_strings",
     "normalize_text",
+    "train_wordpiece_vocabulary",
     "word_dropout",
 ]

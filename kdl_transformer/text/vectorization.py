@@ -92,3 +92,28 @@ def adapt_text_vectorization(vectorization, texts, batch_size=1024):
         dataset = tf.data.Dataset.from_tensor_slices(tf.constant(texts, dtype=tf.string)).batch(batch_size)
     vectorization.adapt(dataset)
     return vectorization
+
+
+def document_frequency_idf(vectorization, texts, batch_size=1024):
+    """Inverse document frequencies of the vocabulary of an adapted multi-hot `vectorization`.
+
+    Keras's own TF-IDF weights, `log(1 + documents / (1 + documents holding the n-gram))`,
+    computed from `texts` (the training split); the out-of-vocabulary entry gets the mean of
+    the others, as Keras gives it. What `set_vocabulary(vocabulary, idf_weights)` of a
+    `"tf_idf"` layer takes.
+
+    Returns:
+        float numpy array (vocabulary size,).
+    """
+    import numpy as np
+    import tensorflow as tf
+
+    texts = list(texts)
+    counts = 0.0
+    for start in range(0, len(texts), batch_size):
+        hot = vectorization(tf.constant(texts[start : start + batch_size], tf.string))  # (B, V)
+        counts = counts + np.asarray(hot).sum(axis=0)
+    size = vectorization.vocabulary_size()
+    idf = np.log1p(len(texts) / (1.0 + np.asarray(counts, dtype="float64")[:size]))
+    idf[0] = idf[1:].mean() if size > 1 else idf[0]  # index 0: the OOV token
+    return idf

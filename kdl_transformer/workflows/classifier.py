@@ -5,10 +5,14 @@ classifier` and the notebook call. A run directory holds:
 
     RUN_DIR/
       config.json          ClassifierConfig
-      vocabulary.txt       the TextVectorization vocabulary, one token per line (line 1: padding "")
-      model.keras          the best token-id model (by validation loss)
+      vocabulary.txt       the vocabulary, one token per line (`classifier_inputs`)
+      model.keras          the best model over vectorized reviews (by `monitor`)
       history.json, best_epoch.json, learning_curves.png, logs/ (TensorBoard), backup/
       metrics.json         train_seconds, epochs_trained, then the test results of `evaluate`
+
+The three networks of `ClassifierConfig.model` (the book's Transformer, its bag of bigrams,
+a fine-tuned BERT encoder) differ only in their vectorizer and batches
+(`workflows.classifier_inputs`) and network (`build_network`); the rest is shared.
 
 Training is resumable: run `train` again with the same `out` after an interruption.
 """
@@ -22,7 +26,7 @@ from pathlib import Path
 import keras
 import numpy as np
 
-from kdl_transformer import batching, distribute, plotting, training
+from kdl_transformer import distribute, plotting, training
 from kdl_transformer.attention_maps import attention_rollout, encode_with_attention, max_pool_wins
 from kdl_transformer.configs import ClassifierConfig
 from kdl_transformer.evaluation import classification_report
@@ -33,8 +37,20 @@ from kdl_transformer.models.classifier import (
     split_text_classifier,
 )
 from kdl_transformer.objectives import compile_classifier
+from kdl_transformer.workflows.classifier_inputs import (  # noqa: F401  (this module's API too)
+    VOCABULARY_FILE,
+    load_vectorizer,
+    make_dataset,
+    make_train_val,
+    make_vectorizer,
+    predict_batches,
+    predict_ids,
+    read_vocabulary,
+    save_vocabulary,
+    vectorize,
+    write_vocabulary,
+)
 
-VOCABULARY_FILE = "vocabulary.txt"
 QUICK_SIZES = {"train": 512, "val": 128, "test": 256}
 QUICK_VARIABLE = "KDL_QUICK"
 ATTENTION_MAX_TOKENS = 40  # tokens shown in attention plots
@@ -55,98 +71,6 @@ def make_config(quick=False, epochs=None, overrides=None):
     return config
 
 
-# ----------------------------------------------------------------------------- text -> ids
-def make_vectorizer(config, vocabulary=None, texts=None):
-    """The book's TextVectorization, with a given vocabulary or adapted on `texts`.
-
-    Its standardisation also turns HTML line breaks into spaces, as the IMDB loader does, so
-    that the exported model can be fed raw reviews.
-    """
-    from kdl_transformer.text import (
-        adapt_text_vectorization,
-        lower_strip_line_breaks_and_punctuation,
-        make_text_vectorization,
-    )
-
-    vectorizer = make_text_vectorization(
-        max_tokens=config.vocab_size, sequence_length=config.sequence_length,
-        standardize=lower_strip_line_breaks_and_punctuation,
-    )
-    if vocabulary is not None:
-        vectorizer.set_vocabulary(vocabulary)
-    else:
-        adapt_text_vectorization(vectorizer, texts)
-    return vectorizer
-
-
-def save_vocabulary(run_dir, vectorizer):
-    path = run_dir.path / VOCABULARY_FILE
-    path.write_text("\n".join(vectorizer.get_vocabulary()) + "\n", encoding="utf-8")
-    return path
-
-
-def read_vocabulary(run_dir):
-    path = run_dir.path / VOCABULARY_FILE
-    if not path.exists():
-        raise FileNotFoundError(
-            f"No vocabulary in {run_dir.path} (expected {VOCABULARY_FILE}); "
-            "is it a classifier run directory? Train one with `kdl-transformer train classifier`."
-        )
-    return path.read_text(encoding="utf-8").split("\n")[:-1]
-
-
-def vectorize(vectorizer, texts, batch_size=1024):
-    """Token ids of `texts`: int64 numpy array (n, sequence_length)."""
-    import tensorflow as tf
-
-    texts = check_texts(texts)
-    if not texts:
-        return np.zeros((0, vectorizer.get_config()["output_sequence_length"]), dtype="int64")
-    chunks = [
-        keras.ops.convert_to_numpy(vectorizer(tf.constant(texts[i : i + batch_size], tf.string)))
-        for i in range(0, len(texts), batch_size)
-    ]
-    return np.concatenate(chunks).astype("int64")
-
-
-def make_dataset(token_ids, labels, batch_size, shuffle=False, seed=None, token_dropout=0.0,
-                 window_batches=16, drop_remainder=False):
-    """Batches `(token ids (B, T), labels (B, 1) float32)` of reviews of similar lengths.
-
-    `kdl_transformer.batching.length_bucketed_dataset`, sorted by review length: each batch
-    is cut to its longest review. With `shuffle`, `token_dropout` replaces that share of the
-    words by the out-of-vocabulary id (word dropout). `drop_remainder` drops the last, partial
-    batch (training on several replicas: `distribute.replica_batches`).
-    """
-    from kdl_transformer.text import word_dropout
-
-    def augment(ids):  # id 1 is TextVectorization's out-of-vocabulary token
-        return word_dropout(ids, token_dropout, unk_id=1, seed=seed)
-
-    labels = np.asarray(labels, dtype="float32").reshape(-1, 1)
-    return batching.length_bucketed_dataset(
-        token_ids, labels, batch_size, shuffle=shuffle, seed=seed, window_batches=window_batches,
-        augment=augment if token_dropout else None, drop_remainder=drop_remainder,
-    )
-
-
-def predict_ids(model, token_ids, batch_size=256):
-    """P(positive) for each row of token ids (n, T), in order, as float32 (n,).
-
-    The rows are run shortest-first in batches cut to their longest row (no work on
-    padding), then put back in the input order.
-    """
-    import tensorflow as tf
-
-    token_ids = np.asarray(token_ids)
-    order = np.argsort((token_ids != 0).sum(axis=1), kind="stable")
-    dataset = tf.data.Dataset.from_tensor_slices(token_ids[order]).batch(batch_size)
-    dataset = dataset.map(batching.trim_padding).prefetch(tf.data.AUTOTUNE)
-    probabilities = np.empty(len(token_ids), dtype="float32")
-    probabilities[order] = model.predict(dataset, verbose=0).reshape(-1)
-    return probabilities
-
-
 # ----------------------------------------------------------------------------- training
 def fit_classifier(config, train, val, out, verbose="auto", extra_callbacks=(), strategy=None):
     """Train a classifier on `train`/`val` `(texts, labels)` into run directory `out`.
@@ -163,6 +87,10 @@ def fit_classifier(config, train, val, out, verbose="auto", extra_callbacks=(), 
         `(text_model, history)`: the end-to-end model over raw strings (best
         weights) and the history dict.
     """
+    if config.model == "bert":
+        from kdl_transformer.workflows.bert import finetuning_config
+
+        config = finetuning_config(config)  # init_from checked, length capped to the encoder's
     run_dir = training.RunDir(out)
     sets_schedule = {"epochs"} if config.schedule == "cosine" else set()
     training.check_resumable(run_dir, config, training.RESUMABLE_FIELDS - sets_schedule)
@@ -173,19 +101,16 @@ def fit_classifier(config, train, val, out, verbose="auto", extra_callbacks=(), 
         training.save_config(run, config)
         if not (run.path / VOCABULARY_FILE).exists():  # resuming: the ids must not change
             keras.utils.set_random_seed(config.seed)
-            save_vocabulary(run, make_vectorizer(config, texts=train_texts))
+            write_vocabulary(run, config, train_texts)
 
     with training.worker_run_dir(run_dir, strategy, prepare) as run_dir:
         keras.utils.set_random_seed(config.seed)
-        vectorizer = make_vectorizer(config, vocabulary=read_vocabulary(run_dir))
-        train_ds = make_dataset(vectorize(vectorizer, train_texts), train_labels,
-                                config.batch_size, shuffle=True, seed=config.seed,
-                                token_dropout=config.token_dropout,
-                                window_batches=config.bucket_window,
-                                drop_remainder=distribute.replica_batches(strategy))
-        val_ds = make_dataset(vectorize(vectorizer, val_texts), val_labels, 256)
+        vectorizer = load_vectorizer(config, run_dir)
+        train_ds, val_ds = make_train_val(config, vectorizer, (train_texts, train_labels),
+                                          (val_texts, val_labels),
+                                          drop_remainder=distribute.replica_batches(strategy))
         with distribute.strategy_scope(strategy), distribute.precision_scope(config.precision):
-            model = build_classifier(config)
+            model = build_network(config, vectorizer)
             compile_classifier(model, config, math.ceil(len(train_texts) / config.batch_size))
         history = training.fit(
             model, train_ds, val_ds, run_dir, config.epochs, monitor=config.monitor,
@@ -205,6 +130,26 @@ def fit_classifier(config, train, val, out, verbose="auto", extra_callbacks=(), 
     return build_text_classifier(vectorizer, model), history
 
 
+def build_network(config, vectorizer=None):
+    """The network of `config.model` over what its vectorizer makes of a review.
+
+    "transformer": `build_classifier`; "bigrams": `models.bigrams.build_bigram_classifier`
+    over as many inputs as `vectorizer` has n-grams; "bert": a `models.bert.BertClassifier`
+    on the pretrained backbone of `config.init_from`.
+    """
+    if config.model == "bigrams":
+        from kdl_transformer.models.bigrams import build_bigram_classifier
+
+        return build_bigram_classifier(config, vectorizer.vocabulary_size())
+    if config.model == "bert":
+        from kdl_transformer.models.bert import BertClassifier
+        from kdl_transformer.workflows.bert import load_backbone
+
+        backbone = load_backbone(config.init_from, dropout=config.dropout)
+        return BertClassifier(backbone, config.pooling, config.head_dropout)
+    return build_classifier(config)
+
+
 def _subset(split, size, seed):
     """A seeded, class-balanced subset of a `(texts, labels)` split."""
     texts, labels = split
@@ -221,10 +166,10 @@ def load_data(config, data_dir=None, quick=False):
     from kdl_transformer.datasets import load_imdb
 
     data = load_imdb(data_dir=data_dir, validation_split=config.validation_fraction,
-                     seed=config.seed)
+                     seed=config.data_seed)
     splits = {"train": data.train, "val": data.val, "test": data.test}
     if is_quick(quick):
-        splits = {name: _subset(split, QUICK_SIZES[name], config.seed)
+        splits = {name: _subset(split, QUICK_SIZES[name], config.data_seed)
                   for name, split in splits.items()}
     return splits
 
@@ -249,6 +194,10 @@ def train(out, data_dir=None, epochs=None, quick=False, overrides=None, verbose=
     """
     strategy = distribute.make_strategy(strategy, cpu_devices)
     config = make_config(quick, epochs, overrides)
+    if config.model == "bert":  # a bad init_from fails before the data are read
+        from kdl_transformer.workflows.bert import finetuning_config
+
+        finetuning_config(config)
     splits = load_data(config, data_dir, quick)
     fit_classifier(config, splits["train"], splits["val"], out, verbose=verbose, strategy=strategy)
     return Path(out)
@@ -263,7 +212,7 @@ def load_text_classifier(run_dir):
     run_dir = training.RunDir(run_dir)
     run_dir.require_model()
     config = training.load_config(run_dir, ClassifierConfig)
-    vectorizer = make_vectorizer(config, vocabulary=read_vocabulary(run_dir))
+    vectorizer = load_vectorizer(config, run_dir)
     with distribute.precision_scope(config.precision):
         model = keras.saving.load_model(run_dir.model_path)
     return build_text_classifier(vectorizer, model)
@@ -279,7 +228,7 @@ def predict_texts(text_model, texts, batch_size=256):
     if len(texts) <= batch_size:  # one eager call: no tracing for a handful of reviews
         return keras.ops.convert_to_numpy(text_model(tf.constant(texts), training=False)).reshape(-1)
     vectorizer, model = split_text_classifier(text_model)
-    return predict_ids(model, vectorize(vectorizer, texts), batch_size)  # compiled, bucketed
+    return predict_batches(vectorizer, model, texts, batch_size)  # compiled, bucketed
 
 
 def predict(run_dir, texts):
@@ -362,6 +311,11 @@ def attention(run_dir, text, out=None):
         text: one review.
         out: PNG path (default RUN_DIR/attention.png).
     """
+    model = training.load_config(training.RunDir(run_dir), ClassifierConfig).model \
+        if Path(run_dir).is_dir() else "transformer"  # (a missing run fails just below)
+    if model != "transformer":
+        raise ValueError(f"{run_dir} holds a model={model!r} classifier; attention maps are "
+                         "drawn for model='transformer' runs only.")
     out = Path(out) if out is not None else Path(run_dir) / "attention.png"
     return plot_review_attention(load_text_classifier(run_dir), text, out)[0]
 
