@@ -41,7 +41,7 @@ def trim_padding(*batch):
 
 def length_bucketed_dataset(features, labels, batch_size, shuffle=False, seed=None,
                             window_batches=16, augment=None, sort_by="features",
-                            drop_remainder=False):
+                            drop_remainder=False, encode=None):
     """`(features, labels)` batches of rows of similar lengths, padding trimmed.
 
     Within windows of `window_batches * batch_size` rows, the rows are sorted by the
@@ -64,6 +64,10 @@ def length_bucketed_dataset(features, labels, batch_size, shuffle=False, seed=No
             "labels", the first tensor of `labels` (the translator's decoder targets).
         drop_remainder: drop the last, partial batch, so that every batch has `batch_size`
             rows, statically (what `tf.distribute` needs to split batches over replicas).
+        encode: None, or `(features, labels) -> (features, labels)` run on every window of
+            rows before it is sorted: `features` and `labels` are then raw rows (e.g. the
+            strings of sentence pairs) that `encode` turns into id tensors, anew each epoch
+            (subword sampling). Its output structure is what the batches hold.
 
     Returns:
         a `tf.data.Dataset` of `(features, labels)` in the structure given.
@@ -91,7 +95,10 @@ def length_bucketed_dataset(features, labels, batch_size, shuffle=False, seed=No
     dataset = tf.data.Dataset.from_tensor_slices((features, labels))
     if shuffle:
         dataset = dataset.shuffle(rows, seed=seed, reshuffle_each_iteration=True)
-    dataset = dataset.batch(batch_size * window_batches).map(sort_window).unbatch()
+    dataset = dataset.batch(batch_size * window_batches)
+    if encode is not None:
+        dataset = dataset.map(encode)
+    dataset = dataset.map(sort_window).unbatch()
     dataset = dataset.batch(batch_size, drop_remainder=drop_remainder).map(trim_padding)
     if shuffle and augment is not None:
         dataset = dataset.map(lambda features, labels: (augment(features), labels))

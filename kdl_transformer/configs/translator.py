@@ -56,6 +56,15 @@ class TranslatorConfig:
         rnn_units: width of the GRU states (the two GRU architectures only).
         source_vocab_size: English subword vocabulary size (reserved tokens included).
         target_vocab_size: Korean subword vocabulary size.
+        shared_vocab_size: 0: the two vocabularies above. Above 0: one vocabulary of this
+            size trained on both languages (`kdl_transformer.text.directions`), and one token
+            table for the source embedding, the target embedding and the output projection
+            (tied embeddings; Transformer only). The two sizes above are then unused.
+        both_directions: with a shared vocabulary, train one model on English -> Korean and
+            Korean -> English (each pair both ways), the source starting with a tag for the
+            language to write ("<2ko>", "<2en>"). Validation and evaluation: English -> Korean.
+        subword_sampling: BPE-dropout rate of the training pairs (subword regularisation:
+            every epoch sees other segmentations of the same sentences); 0 = off.
         sequence_length: most English subwords per sentence (longer input is cut), and most
             decoder positions (Korean subwords + 1 for [START] / [END]); training pairs are
             padded or cut to it.
@@ -101,6 +110,9 @@ class TranslatorConfig:
     rnn_units: int = 512
     source_vocab_size: int = 600
     target_vocab_size: int = 1200
+    shared_vocab_size: int = 0
+    both_directions: bool = False
+    subword_sampling: float = 0.0
     sequence_length: int = 48
     embed_dim: int = 256
     dense_dim: int = 512
@@ -133,6 +145,17 @@ class TranslatorConfig:
         if self.tatoeba_repeats < 1:
             raise ValueError(f"tatoeba_repeats={self.tatoeba_repeats} must be at least 1.")
         check_rate("token_dropout", self.token_dropout)
+        check_rate("subword_sampling", self.subword_sampling)
+        if self.shared_vocab_size < 0:
+            raise ValueError(f"shared_vocab_size={self.shared_vocab_size} must be 0 (two "
+                             "vocabularies) or the size of the shared one.")
+        if self.shared_vocab_size and self.architecture != "transformer":
+            raise ValueError(f"shared_vocab_size ties the Transformer's embeddings; "
+                             f"architecture={self.architecture!r} has no tied version; set "
+                             "shared_vocab_size=0.")
+        if self.both_directions and not self.shared_vocab_size:
+            raise ValueError("both_directions=True needs one vocabulary for both languages; "
+                             "set shared_vocab_size too (e.g. 4000).")
         check_average_best(self.average_best)
         check_length_penalty(self.length_penalty, "length_penalty")
         check_precision(self.precision)

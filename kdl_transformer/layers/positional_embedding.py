@@ -27,6 +27,10 @@ class PositionalEmbedding(keras.layers.Layer):
         embed_dim: int, width of the embeddings.
         mask_zero: bool, whether id 0 is padding.
         positions: `"learned"` or `"sinusoidal"`.
+        token_embedding: None, or an existing `keras.layers.ReversibleEmbedding` of the same
+            sizes to use as this layer's token table (tying, as in
+            `Seq2SeqTransformer(tie_embeddings=True)`). Not part of `get_config`: the owner
+            passes it again when it is rebuilt from its own config.
 
     Call arguments:
         inputs: int tensor (batch, length) of token ids.
@@ -53,9 +57,11 @@ class PositionalEmbedding(keras.layers.Layer):
         embed_dim,
         mask_zero=True,
         positions="learned",
+        token_embedding=None,
         **kwargs,
     ):
         super().__init__(**kwargs)
+        self.shared_token_embedding = token_embedding
         if positions not in POSITION_KINDS:
             raise ValueError(f"positions={positions!r} is not one of {POSITION_KINDS}.")
         self.sequence_length = sequence_length
@@ -65,17 +71,20 @@ class PositionalEmbedding(keras.layers.Layer):
         self.positions = positions
         self.supports_masking = mask_zero
 
-    def build(self, inputs_shape=None):
-        # A ReversibleEmbedding is a keras Embedding (the same single `embeddings` table, the
+    def build(self, inputs_shape=None):        # A ReversibleEmbedding is a keras Embedding (the same single `embeddings` table, the
         # same look-up and initializer, so earlier .keras files load unchanged) that can also
         # project hidden states back onto the vocabulary with that table transposed,
         # `token_embedding(x, reverse=True)`: what a weight-tied output layer needs, e.g.
         # keras_hub's MaskedLMHead(token_embedding=...) in `models.bert`.
-        self.token_embedding = keras.layers.ReversibleEmbedding(
-            self.vocab_size, self.embed_dim, tie_weights=True, dtype=self.dtype_policy,
-            name="token_embedding",
-        )
-        self.token_embedding.build((None, None))
+        token_embedding = self.shared_token_embedding
+        if token_embedding is None:
+            token_embedding = keras.layers.ReversibleEmbedding(
+                self.vocab_size, self.embed_dim, tie_weights=True, dtype=self.dtype_policy,
+                name="token_embedding",
+            )
+        if not token_embedding.built:
+            token_embedding.build((None, None))
+        self.token_embedding = token_embedding
         if self.positions == "learned":
             self.position_embedding = keras.layers.Embedding(
                 self.sequence_length,

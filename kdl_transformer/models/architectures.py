@@ -28,7 +28,8 @@ def build_translator_model(config, source_vocab_size, target_vocab_size):
     if config.architecture == "transformer":
         return Seq2SeqTransformer(
             **shared, dense_dim=config.dense_dim, num_heads=config.num_heads,
-            norm_first=config.norm_first, positions=config.positions, name="seq2seq_transformer",
+            norm_first=config.norm_first, positions=config.positions,
+            tie_embeddings=config.shared_vocab_size > 0, name="seq2seq_transformer",
         )
     attention = config.architecture == "gru_attention"
     return Seq2SeqGRU(

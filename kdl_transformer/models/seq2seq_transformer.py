@@ -47,6 +47,10 @@ class Seq2SeqTransformer(keras.Model):
         dropout: float.
         norm_first: bool, pre-norm blocks plus a final LayerNormalization per stack.
         positions: "learned" or "sinusoidal".
+        tie_embeddings: bool, one token table for the source embedding, the target embedding
+            and the output projection (logits = hidden states x table^T, no bias): for a
+            vocabulary shared by both languages (`text.directions`), so the two vocabulary
+            sizes must be equal. The position embeddings stay separate.
 
     Call arguments:
         inputs: `[source_ids (B, S), decoder_input_ids (B, T)]`, int; decoder inputs start
@@ -84,15 +88,25 @@ class Seq2SeqTransformer(keras.Model):
         dropout=0.1,
         norm_first=True,
         positions="learned",
+        tie_embeddings=False,
         **kwargs,
     ):
+        if tie_embeddings and source_vocab_size != target_vocab_size:
+            raise ValueError(
+                f"tie_embeddings=True needs one vocabulary, but source_vocab_size="
+                f"{source_vocab_size} and target_vocab_size={target_vocab_size}; train a shared "
+                "vocabulary (TranslatorConfig.shared_vocab_size) or leave tie_embeddings off."
+            )
         # === Layers ===
         self.source_embedding = PositionalEmbedding(
             source_sequence_length, source_vocab_size, embed_dim, positions=positions,
             name="source_embedding",
         )
+        if tie_embeddings:  # the target side uses the source side's token table
+            self.source_embedding.build()
         self.target_embedding = PositionalEmbedding(
             target_sequence_length, target_vocab_size, embed_dim, positions=positions,
+            token_embedding=self.source_embedding.token_embedding if tie_embeddings else None,
             name="target_embedding",
         )
         self.embedding_dropout = keras.layers.Dropout(dropout, name="embedding_dropout")
@@ -114,10 +128,12 @@ class Seq2SeqTransformer(keras.Model):
         self.encoder_norm = keras.layers.LayerNormalization(epsilon=1e-5, name="encoder_norm")
         self.decoder_norm = keras.layers.LayerNormalization(epsilon=1e-5, name="decoder_norm")
         # float32 logits under mixed precision too: the softmax over the vocabulary needs them.
-        self.logits_dense = keras.layers.Dense(target_vocab_size, dtype="float32", name="logits")
+        self.logits_dense = None if tie_embeddings else keras.layers.Dense(
+            target_vocab_size, dtype="float32", name="logits")
 
         # === Config (read by the graph below) ===
         self.norm_first = norm_first
+        self.tie_embeddings = tie_embeddings
 
         # === Functional model ===
         source = keras.Input(shape=(None,), dtype="int32", name="source")
@@ -186,7 +202,7 @@ class Seq2SeqTransformer(keras.Model):
                 cross_scores.append(layer_cross)
         if self.norm_first:
             x = self.decoder_norm(x)
-        logits = self.logits_dense(x)  # (B, T, V)
+        logits = self.project(x)  # (B, T, V)
         if not return_attention_scores:
             return logits
         return {
@@ -195,6 +211,14 @@ class Seq2SeqTransformer(keras.Model):
             "decoder_self_attention": self_scores,
             "cross_attention": cross_scores,
         }
+
+    def project(self, x):
+        """Decoder states (B, T, D) -> float32 logits (B, T, V): the Dense layer, or the tied table."""
+        if not self.tie_embeddings:
+            return self.logits_dense(x)
+        x = ops.copy(x)  # drop the Keras padding mask: the reversed table does not take one
+        logits = self.target_embedding.token_embedding(x, reverse=True)
+        return ops.cast(logits, "float32")  # the softmax over the vocabulary needs float32
 
     def init_cache(self, source_ids, max_length):
         """Encode a batch and prepare the decoding cache for `next`.
@@ -252,7 +276,7 @@ class Seq2SeqTransformer(keras.Model):
             self_caches.append(self_cache)
         if self.norm_first:
             x = self.decoder_norm(x)
-        logits = self.logits_dense(x)[:, -1, :]  # (B, V)
+        logits = self.project(x)[:, -1, :]  # (B, V)
         return logits, {**cache, "self_attention": tuple(self_caches)}
 
     def get_config(self):
@@ -271,6 +295,7 @@ class Seq2SeqTransformer(keras.Model):
             "dropout": self.dropout,
             "norm_first": self.norm_first,
             "positions": self.positions,
+            "tie_embeddings": self.tie_embeddings,
         }
 
     @classmethod

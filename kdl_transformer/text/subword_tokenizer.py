@@ -1,9 +1,8 @@
 """`SubwordTokenizer`: a SentencePiece (BPE) subword vocabulary usable in TensorFlow graphs.
 
-Why SentencePiece BPE and not WordPiece: measured by `benchmarks/tokenizer_choice.py` (results
-in `benchmarks/results/tokenizers.json`), every candidate trained on the Tatoeba kor-eng
-training split (4,588 pairs, split by English sentence) with 8,000 pieces requested, and
-measured on the test split (579 pairs):
+Why SentencePiece BPE and not WordPiece (`benchmarks/tokenizer_choice.py`, results in
+`benchmarks/results/tokenizers.json`): 8,000 pieces requested, trained on the Tatoeba training
+split (4,588 pairs), measured on the test split (579 pairs):
 
 | Korean (English)             | pieces      | tokens/sentence | exact round trip | [UNK] tokens  |
 |------------------------------|-------------|-----------------|------------------|---------------|
@@ -14,25 +13,16 @@ measured on the test split (579 pairs):
 | WordPiece, no count floor    | 8475 (2863) | 7.2 (8.4)       | 0.9% (0%)        | 0.43% (0.04%) |
 | whitespace words             | 6970 (4037) | 4.0 (5.2)       | -                | 27% (11%) OOV |
 
-- Round trip decides it. WordPiece splits on punctuation and its detokenizer joins every
-  token with a space ("뛰어!" -> "뛰어 !", "don't" -> "don ' t"), so a translation
-  never comes out as written. SentencePiece keeps spaces as pieces ("▁"); its only
-  failures are characters never seen in training (`[UNK]`), which `byte_fallback=True`
-  removes at the cost of 256 ids.
-- Fewer tokens per sentence at the requested size; keras_hub's WordPiece learner drops
-  pieces seen fewer than 10 times, so on Tatoeba it cannot get near 8,000.
-- BPE rather than unigram: on this small corpus the unigram trainer stops far below the
-  requested size and gives longer sequences.
-- Training takes about 0.2 s against 4-6 s for the WordPiece learners.
-- Against it: [UNK] rate slightly higher than WordPiece's, and tf-text's WordPiece op
-  tokenized several times faster in our runs (about 100-300k vs 40-130k sentences/s,
-  noisy on a shared 2-core machine); neither matters when pairs are tokenized once,
-  before training.
+- Round trip decides it: WordPiece splits on punctuation and joins tokens with spaces
+  ("뛰어!" -> "뛰어 !"), so a translation never comes out as written; SentencePiece keeps
+  spaces as pieces ("▁") and fails only on characters never seen in training (`[UNK]`).
+- Fewer tokens per sentence; BPE rather than unigram, whose trainer stops far below the
+  requested size on this small corpus; training takes 0.2 s against 4-6 s for WordPiece.
+- Against it: a slightly higher [UNK] rate, and a slower op than tf-text's WordPiece (it
+  does not matter when pairs are tokenized once, before training).
 
-Text is normalised the same way for training and tokenization (`normalize_strings`:
-NFC, whitespace collapsed, lowercased only when `lowercase=True`, i.e. for English).
-SentencePiece's own NFKC normalisation is switched off (`normalization_rule_name=
-"identity"`) so that NFC is the only normalisation and Hangul is never decomposed.
+Training and tokenization normalise text alike (`normalize_strings`: NFC, whitespace
+collapsed, lowercased for English); SentencePiece's own NFKC is off, so Hangul is never decomposed.
 """
 
 import hashlib
@@ -58,14 +48,10 @@ _FORMAT = "kdl_transformer.SubwordTokenizer/sentencepiece"
 class SubwordTokenizer(tf.Module):
     """Subword tokenizer (SentencePiece, BPE by default) with fixed reserved ids.
 
-    Strings go in, int32 ids come out (and back). Both directions are TensorFlow ops, so
-    the tokenizer runs eagerly, inside `tf.data.Dataset.map`, inside a `tf.function`, and
-    inside an exported SavedModel, and keeps working after TensorFlow clears its caches
-    (`keras.utils.set_random_seed`, `tf.random.set_seed`, `keras.backend.clear_session`). A
-    graph that tokenizes carries the SentencePiece model in the graph itself; as a `tf.Module`
-    held by a saved object, a tokenizer loaded from or saved to a directory also adds the
-    asset `sentencepiece.model`. Loading such a SavedModel needs `import tensorflow_text`
-    first (for its ops).
+    Strings go in, int32 ids come out (and back), as TensorFlow ops: eagerly, in `tf.data`,
+    in a `tf.function` and in an exported SavedModel (whose graph carries the SentencePiece
+    model; loading it needs `import tensorflow_text` first), also after TensorFlow clears its
+    caches (`keras.utils.set_random_seed`, `keras.backend.clear_session`).
 
     Reserved ids: `[PAD]`=0, `[UNK]`=1, `[START]`=2, `[END]`=3. `tokenize` never adds
     `[START]`/`[END]`; `detokenize` drops `[PAD]`, `[START]` and `[END]`. Characters never
@@ -76,6 +62,8 @@ class SubwordTokenizer(tf.Module):
         model_proto: bytes, a serialized SentencePiece model whose first four pieces are
             the reserved tokens (as made by `SubwordTokenizer.train`).
         lowercase: bool, lowercase input before tokenizing (English: True; Korean: False).
+        prefix: str put before every normalised input of `tokenize`, e.g. `"<2ko> "`, the
+            target-language tag of a model trained in both directions (`text.directions`).
         metadata: dict or None, facts about the training run saved beside the model.
         name: str or None, the `tf.Module` name.
 
@@ -87,7 +75,7 @@ class SubwordTokenizer(tf.Module):
     >>> tokenizer.detokenize(ids)  # [b"고양이는 빵을 먹는다."]
     """
 
-    def __init__(self, model_proto, lowercase=False, metadata=None, name=None):
+    def __init__(self, model_proto, lowercase=False, prefix="", metadata=None, name=None):
         super().__init__(name=name)
         import sentencepiece as spm
         import tensorflow_text  # noqa: F401  (fails here, not in a later trace, when missing)
@@ -103,10 +91,10 @@ class SubwordTokenizer(tf.Module):
         self._pieces = pieces
         self._piece_to_id = {piece: i for i, piece in enumerate(pieces)}
         self.lowercase = bool(lowercase)
+        self.prefix = str(prefix)
         self.metadata = dict(metadata or {})
-        # The tf-text tokenizer of eager calls (see `_sentencepiece`), in a plain namespace so
-        # that `tf.Module` neither tracks nor saves it: a graph builds its own.
-        self._eager = types.SimpleNamespace(sentencepiece=None)
+        # Eager helpers (`_sentencepiece`, `subword_sampling`), untracked by `tf.Module`.
+        self._eager = types.SimpleNamespace(sentencepiece=None, sampler=None)
         self.model_asset = None  # a tf.saved_model.Asset once the model lives in a file
 
     # ------------------------------------------------------------------ training
@@ -120,6 +108,7 @@ class SubwordTokenizer(tf.Module):
         character_coverage=1.0,
         byte_fallback=False,
         max_sentence_length=8192,
+        user_defined_symbols=(),
     ):
         """Train a tokenizer on `texts` (the training split only).
 
@@ -137,6 +126,7 @@ class SubwordTokenizer(tf.Module):
             byte_fallback: bool, encode unknown characters as UTF-8 byte pieces (256 ids)
                 instead of `[UNK]`.
             max_sentence_length: int, longer sentences (in bytes) are skipped by training.
+            user_defined_symbols: strs that always stay one piece (tags such as "<2ko>").
 
         Returns:
             a `SubwordTokenizer`.
@@ -155,6 +145,7 @@ class SubwordTokenizer(tf.Module):
             pad_id=PAD_ID, unk_id=UNK_ID, bos_id=START_ID, eos_id=END_ID,
             pad_piece="[PAD]", unk_piece="[UNK]", bos_piece="[START]", eos_piece="[END]",
             max_sentence_length=max_sentence_length,
+            user_defined_symbols=list(user_defined_symbols),
             num_threads=1,  # deterministic and polite on shared machines
             minloglevel=2,
         )
@@ -198,10 +189,23 @@ class SubwordTokenizer(tf.Module):
             "character_coverage": character_coverage,
             "byte_fallback": bool(byte_fallback),
             "training_sentences": len(sentences),
+            "user_defined_symbols": list(user_defined_symbols),
         }
         return cls(model.getvalue(), lowercase=lowercase, metadata=metadata)
 
+    def with_options(self, lowercase=None, prefix=None):
+        """The same vocabulary with another `lowercase` or `prefix` (`text.directions`)."""
+        return type(self)(
+            self._model_proto, self.lowercase if lowercase is None else lowercase,
+            self.prefix if prefix is None else prefix, self.metadata,
+        )
+
     # ------------------------------------------------------------------ ids
+    @property
+    def model_proto(self):
+        """bytes, the serialized SentencePiece model."""
+        return self._model_proto
+
     @property
     def vocabulary_size(self):
         """int, number of ids (reserved tokens included)."""
@@ -226,19 +230,27 @@ class SubwordTokenizer(tf.Module):
 
     # ------------------------------------------------------------------ graph ops
     def normalize(self, strings):
-        """tf.string tensor -> normalised tf.string tensor (NFC, spaces, lowercase)."""
-        return normalize_strings(strings, lowercase=self.lowercase)
+        """tf.string tensor -> normalised tf.string tensor (NFC, spaces, lowercase), `prefix` first."""
+        strings = normalize_strings(strings, lowercase=self.lowercase)
+        return tf.strings.join([self.prefix, strings]) if self.prefix else strings
 
-    def tokenize(self, strings):
+    def tokenize(self, strings, sampling=0.0):
         """Strings to ids.
 
         Args:
             strings: str, list of str, or tf.string tensor of shape () or (batch,).
+            sampling: float in [0, 1): above 0, a random segmentation, new at every call
+                (BPE-dropout for training, `kdl_transformer.text.subword_sampling`).
 
         Returns:
             int32 ids: a 1-D tensor for a scalar string, a `tf.RaggedTensor` of shape
             (batch, None) for a batch. An empty string gives an empty sequence.
         """
+        if not 0.0 <= float(sampling) < 1.0:
+            raise ValueError(f"sampling={sampling} must be in [0, 1) (0: the one best segmentation).")
+        if sampling:
+            from kdl_transformer.text import subword_sampling
+            return subword_sampling.sample_ids(self, self.normalize(strings), float(sampling))
         return self._sentencepiece("tokenize", self.normalize(strings))
 
     def __call__(self, strings):
@@ -323,6 +335,7 @@ class SubwordTokenizer(tf.Module):
             **self.metadata,
             "vocabulary_size": self.vocabulary_size,
             "lowercase": self.lowercase,
+            "prefix": self.prefix,
         }
         (directory / METADATA_FILE).write_text(
             json.dumps(metadata, ensure_ascii=False, indent=2) + "\n", encoding="utf-8"
@@ -346,13 +359,15 @@ class SubwordTokenizer(tf.Module):
         model_proto = model_path.read_bytes()
         if hashlib.sha256(model_proto).hexdigest() != metadata["sha256"]:
             raise ValueError(f"{model_path} does not match the sha256 in {metadata_path}; the file was changed.")
-        tokenizer = cls(model_proto, lowercase=metadata["lowercase"], metadata=metadata)
+        tokenizer = cls(model_proto, lowercase=metadata["lowercase"],
+                        prefix=metadata.get("prefix", ""), metadata=metadata)
         tokenizer.model_asset = tf.saved_model.Asset(str(model_path))
         return tokenizer
 
     def __repr__(self):
         return (
-            f"SubwordTokenizer(vocabulary_size={self.vocabulary_size}, lowercase={self.lowercase})"
+            f"SubwordTokenizer(vocabulary_size={self.vocabulary_size}, lowercase={self.lowercase}"
+            + (f", prefix={self.prefix!r})" if self.prefix else ")")
         )
 
 

@@ -12,7 +12,9 @@ ends in `[END]`, even when the sentence was truncated, so that the model learns 
 All pairs are tokenized once, up front, into fixed-shape arrays: the `tf.data` pipeline
 then only shuffles and batches. Padding to a fixed `max_length` (rather than per batch)
 keeps every batch the same shape, so a `jit_compile=True` model traces once; per-batch
-padding would retrace for every new length.
+padding would retrace for every new length. Subword regularisation (BPE-dropout) is the
+exception: its training pipeline tokenizes every window of pairs anew,
+`encode_translation_batch(..., sampling=...)` inside `tf.data`.
 """
 
 import numpy as np
@@ -33,28 +35,47 @@ def encode_translation_pairs(pairs, source_tokenizer, target_tokenizer, max_leng
     Returns:
         `(source, target_input, target_output)`: int32 arrays of shape (n, max_length).
     """
-    if int(max_length) < 2:
-        raise ValueError(f"max_length={max_length} must be at least 2 ([START] and [END] need room).")
-    sources = [s for s, _ in pairs]
-    targets = [t for _, t in pairs]
-    if not sources:
+    _check_max_length(max_length)
+    if not pairs:
         empty = np.zeros((0, max_length), dtype="int32")
         return empty, empty.copy(), empty.copy()
-    src = source_tokenizer.tokenize(tf.constant(sources, dtype=tf.string))  # (n, None)
-    tgt = target_tokenizer.tokenize(tf.constant(targets, dtype=tf.string))  # (n, None)
-    n = len(sources)
+    sources = tf.constant([s for s, _ in pairs], dtype=tf.string)
+    targets = tf.constant([t for _, t in pairs], dtype=tf.string)
+    rows = encode_translation_batch(sources, targets, source_tokenizer, target_tokenizer, max_length)
+    return tuple(row.numpy() for row in rows)
+
+
+def encode_translation_batch(sources, targets, source_tokenizer, target_tokenizer, max_length,
+                             sampling=0.0):
+    """`encode_translation_pairs` as TensorFlow ops on (n,) string tensors, e.g. in `tf.data`.
+
+    `sampling` > 0 tokenizes both sides with BPE-dropout (`SubwordTokenizer.tokenize`): a
+    new segmentation at every call, for subword regularisation in a training pipeline.
+
+    Returns:
+        `(source, target_input, target_output)`: int32 tensors of shape (n, max_length).
+    """
+    _check_max_length(max_length)
+    tokenize = {"sampling": sampling} if sampling else {}
+    src = source_tokenizer.tokenize(sources, **tokenize)  # (n, None)
+    tgt = target_tokenizer.tokenize(targets, **tokenize)[:, : max_length - 1]  # (n, None)
+    n = tf.shape(sources)[0]
     start = tf.fill([n, 1], tf.constant(target_tokenizer.start_id, tf.int32))
     end = tf.fill([n, 1], tf.constant(target_tokenizer.end_id, tf.int32))
-    tgt = tgt[:, : max_length - 1]
     with filtered_stderr():  # oneDNN's one-off "supports DT_INT64 only ..." line (see quiet.py)
         target_input = tf.concat([start, tgt], axis=1)  # (n, <= max_length)
         target_output = tf.concat([tgt, end], axis=1)  # (n, <= max_length)
-    shape = [n, max_length]
+    shape = [None, max_length]
     return (
-        src[:, :max_length].to_tensor(default_value=0, shape=shape).numpy(),
-        target_input.to_tensor(default_value=0, shape=shape).numpy(),
-        target_output.to_tensor(default_value=0, shape=shape).numpy(),
+        src[:, :max_length].to_tensor(default_value=0, shape=shape),
+        target_input.to_tensor(default_value=0, shape=shape),
+        target_output.to_tensor(default_value=0, shape=shape),
     )
+
+
+def _check_max_length(max_length):
+    if int(max_length) < 2:
+        raise ValueError(f"max_length={max_length} must be at least 2 ([START] and [END] need room).")
 
 
 def make_translation_dataset(

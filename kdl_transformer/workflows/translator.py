@@ -19,12 +19,14 @@ import warnings
 from pathlib import Path
 
 import keras
+import numpy as np
 
 from kdl_transformer import batching, distribute, evaluation, training
 from kdl_transformer.configs import TranslatorConfig
 from kdl_transformer.models.architectures import build_translator_model
 from kdl_transformer.objectives import compile_translator
 from kdl_transformer.plotting import plot_translation_attention
+from kdl_transformer.text import directions, subword_sampling
 from kdl_transformer.translator import Translator
 from kdl_transformer.workflows.translator_presets import final_run_dir
 
@@ -112,9 +114,15 @@ def evaluation_sets(config, data_dir=None, quick=False):
 
 
 def train_tokenizers(train_pairs, config):
-    """SentencePiece vocabularies trained on the training split only (English lowercased)."""
-    from kdl_transformer.text import SubwordTokenizer
+    """SentencePiece vocabularies trained on the training split only (English lowercased).
 
+    With `config.shared_vocab_size`, one vocabulary for both languages (`text.directions`).
+    """
+    from kdl_transformer.text import SubwordTokenizer, directions
+
+    if config.shared_vocab_size:
+        return directions.train_shared_tokenizers(
+            train_pairs, config.shared_vocab_size, config.both_directions)
     with warnings.catch_warnings():
         warnings.filterwarnings("ignore", message="The training text supports only")
         english = SubwordTokenizer.train(
@@ -147,28 +155,40 @@ def make_dataset(pairs, source_tokenizer, target_tokenizer, config, shuffle, win
     """`((source, decoder_inputs), targets)` batches of similar lengths, padding trimmed.
 
     Rows come from `kdl_transformer.text.encode_translation_pairs` (padded to
-    `config.sequence_length`). Training batches (`shuffle=True`) get `config.token_dropout`.
+    `config.sequence_length`). Training batches (`shuffle=True`) get `config.token_dropout`,
+    and with `config.subword_sampling` are tokenized anew each epoch with BPE-dropout.
     They go through `kdl_transformer.batching.length_bucketed_dataset`, sorted by target
     length: each tensor of a batch is cut to its own longest row. Shapes vary from batch to
     batch: keep `jit_compile` off (measured: much slower with it on). `drop_remainder` drops the
     last, partial batch (training on several replicas: `distribute.replica_batches`).
     """
     from kdl_transformer.text import encode_translation_pairs
+    from kdl_transformer.text.translation_dataset import encode_translation_batch
 
+    augment = _token_dropout(config.token_dropout, config.seed) if config.token_dropout else None
+    bucketing = dict(shuffle=shuffle, seed=config.seed, window_batches=window_batches,
+                     augment=augment, sort_by="labels", drop_remainder=drop_remainder)
+    if shuffle and config.subword_sampling and pairs:
+        def encode(sources, targets):  # a window of string pairs -> id rows, segmented anew
+            source, target_input, target_output = encode_translation_batch(
+                sources, targets, source_tokenizer, target_tokenizer, config.sequence_length,
+                sampling=config.subword_sampling)
+            return (source, target_input), target_output
+
+        sources, targets = (np.array([pair[i] for pair in pairs], dtype=object) for i in (0, 1))
+        return batching.length_bucketed_dataset(sources, targets, config.batch_size,
+                                                encode=encode, **bucketing)
     source, target_input, target_output = encode_translation_pairs(
         pairs, source_tokenizer, target_tokenizer, config.sequence_length
     )
-    augment = _token_dropout(config.token_dropout, config.seed) if config.token_dropout else None
     return batching.length_bucketed_dataset(
-        (source, target_input), target_output, config.batch_size, shuffle=shuffle,
-        seed=config.seed, window_batches=window_batches, augment=augment, sort_by="labels",
-        drop_remainder=drop_remainder,
-    )
+        (source, target_input), target_output, config.batch_size, **bucketing)
 
 
 # ------------------------------------------------------------------------------ training
 # What a fine-tuning run must share with the run it starts from (`config.init_from`).
-MODEL_FIELDS = ("architecture", "rnn_units", "source_vocab_size", "target_vocab_size", "sequence_length", "embed_dim",
+MODEL_FIELDS = ("architecture", "rnn_units", "source_vocab_size", "target_vocab_size",
+                "shared_vocab_size", "both_directions", "sequence_length", "embed_dim",
                 "dense_dim", "num_heads", "num_encoder_layers", "num_decoder_layers",
                 "norm_first", "positions")
 
@@ -248,9 +268,15 @@ def train_run(run_dir, config, splits, verbose="auto", extra_callbacks=(), reuse
     with training.worker_run_dir(run_dir, strategy, prepare) as run_dir:
         keras.utils.set_random_seed(config.seed)
         english, korean = _tokenizers(run_dir, splits["train"], config)
-        train_ds = make_dataset(splits["train"], english, korean, config, shuffle=True,
+        # Both directions: tagged pairs, read without the English tokenizer's "<2ko> " prefix.
+        train_pairs = directions.training_pairs(splits["train"], config.both_directions)
+        val_pairs = directions.training_pairs(splits["validation"], config.both_directions,
+                                              reverse=False)
+        source = directions.source_tokenizer(english)
+        subword_sampling.seed(config.seed)
+        train_ds = make_dataset(train_pairs, source, korean, config, shuffle=True,
                                 drop_remainder=distribute.replica_batches(strategy))
-        val_ds = make_dataset(splits["validation"], english, korean, config, shuffle=False)
+        val_ds = make_dataset(val_pairs, source, korean, config, shuffle=False)
         with distribute.strategy_scope(strategy), distribute.precision_scope(config.precision):
             model = build_translator_model(config, english.vocabulary_size, korean.vocabulary_size)
             if config.init_from:  # fine-tuning: start from the trained weights (a resume overrides)
@@ -263,7 +289,7 @@ def train_run(run_dir, config, splits, verbose="auto", extra_callbacks=(), reuse
         )
         run_dir.update_metrics(
             parameters=int(model.count_params()),
-            train_pairs=len(splits["train"]),
+            train_pairs=len(train_pairs),
             validation_pairs=len(splits["validation"]),
             source_vocabulary_size=english.vocabulary_size,
             target_vocabulary_size=korean.vocabulary_size,
