@@ -1,6 +1,8 @@
 """A shared vocabulary with tied embeddings, both directions with tags, and subword sampling."""
 
 import json
+import subprocess
+import sys
 
 import keras
 import numpy as np
@@ -141,4 +143,19 @@ def test_a_run_in_both_directions_translates_english_and_its_files_say_how(tmp_p
     assert translator.model.tie_embeddings
     tag = translator.source_tokenizer.token_to_id("<2ko>")
     assert tag in translator.encode_source(["The cat eats."]).numpy()[0, :2]
-    assert len(workflow.translate(tmp_path, ["The cat eats an apple."], method="greedy")) == 1
+    sentences = ["The cat eats an apple.", "The man will help them.", ""]
+    expected = workflow.translate(tmp_path, sentences, method="beam")
+    exported = workflow.export(tmp_path, tmp_path / "exported")  # the tag goes into the graph
+    script = (
+        "import json, sys\n"
+        "import tensorflow as tf\n"
+        "import tensorflow_text  # noqa: F401\n"
+        "model = tf.saved_model.load(sys.argv[1])\n"
+        "out = model.serve(tf.constant(json.loads(sys.argv[2])))['translation'].numpy()\n"
+        "assert 'kdl_transformer' not in sys.modules\n"
+        "print(json.dumps([t.decode('utf-8') for t in out]))\n"
+    )
+    result = subprocess.run([sys.executable, "-c", script, str(exported), json.dumps(sentences)],
+                            capture_output=True, text=True, timeout=300)
+    assert result.returncode == 0, result.stderr[-3000:]
+    assert json.loads(result.stdout.strip().splitlines()[-1]) == expected
