@@ -130,3 +130,33 @@ def test_masks_change_every_epoch_but_not_for_validation():
 def test_nsp_needs_two_reviews():
     with pytest.raises(ValueError, match="at least 2 reviews"):
         make_pretraining_dataset(_corpus(1, 10), 100, 16, 4, nsp=True)
+
+
+def test_describe_example_reads_back_segments_masks_and_the_label():
+    from kdl_transformer.text.pretraining_data import describe_example, join_pieces
+
+    length = 40
+    corpus = _corpus(8, length, starts=(0, 10, 20, 30))
+    vocabulary = ["[PAD]", "[UNK]", "[CLS]", "[SEP]", "[MASK]"]
+    vocabulary += [f"w{i}" for i in range(5, FIRST_ID)]
+    vocabulary += [f"t{i}" if i % 2 else f"##t{i}" for i in range(FIRST_ID, FIRST_ID + 8 * length)]
+    dataset = make_pretraining_dataset(corpus, len(vocabulary), sequence_length=32, batch_size=8,
+                                       nsp=True, mask_rate=0.3, seed=2)
+    x, y = next(iter(dataset))
+    [(ids, original, segments, chosen, label)] = _examples([(x, y)])[:1]
+    described = describe_example(x, y, vocabulary)
+    n = int((original != PAD_ID).sum())
+    assert described["tokens"] == [vocabulary[i] for i in original[:n]]
+    assert described["inputs"] == [vocabulary[i] for i in ids[:n]]
+    assert described["segment_ids"] == list(segments[:n]) and described["is_next"] == (label == 1)
+    assert [row["position"] for row in described["masked"]] == sorted(chosen)
+    for row in described["masked"]:
+        before, after = original[row["position"]], ids[row["position"]]
+        assert (row["original"], row["became"]) == (vocabulary[before], vocabulary[after])
+        kind = "[MASK]" if after == MASK_ID else "kept" if after == before else "random"
+        assert row["kind"] == kind
+    sep = described["tokens"].index("[SEP]")
+    assert described["segment_a"] == join_pieces(described["tokens"][1:sep])
+    end = described["tokens"].index("[SEP]", sep + 1)
+    assert described["segment_b"] == join_pieces(described["tokens"][sep + 1 : end]) != ""
+    assert join_pieces(["a", "##b", "c"]) == "ab c"

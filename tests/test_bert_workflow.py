@@ -198,3 +198,55 @@ def test_cli_pretrain_bert_quick_then_fine_tune_on_imdb(data_dir, tmp_path):
 def test_other_seeds_fine_tune_on_the_held_out_split(pretrained):
     config = ClassifierConfig.quick(init_from=str(pretrained), seed=7, split_seed=1337)
     assert workflow.finetuning_config(config).data_seed == 1337
+
+
+# ----------------------------------------------------------------------------- looking inside
+_VOCABULARY = ["[PAD]", "[UNK]", "[CLS]", "[SEP]", "[MASK]", ".", "a", "fine", "film", "dull",
+               "plot", "the", "##s"]
+
+
+def test_masked_predictions_rank_the_guesses_at_the_chosen_positions():
+    from kdl_transformer.models.bert import BertPretrainer
+
+    backbone = BertBackbone(len(_VOCABULARY), 8, embed_dim=8, num_heads=2, dense_dim=16,
+                            num_layers=1)
+    model = BertPretrainer(backbone)
+    x = {"token_ids": np.array([[2, 6, 4, 8, 4, 3, 0, 0]]),
+         "segment_ids": np.zeros((1, 8), "int32"), "mask_positions": np.array([[4, 2, 0]])}
+    y = {"mlm": np.array([[9, 7, 0]])}  # the third slot is unused
+    rows = workflow.masked_predictions(model, x, y, _VOCABULARY, k=3)
+    assert [(row["position"], row["original"]) for row in rows] == [(2, "fine"), (4, "dull")]
+    for row in rows:
+        probabilities = [p for _, p in row["top"]]
+        assert len(row["top"]) == 3 and probabilities == sorted(probabilities, reverse=True)
+        guesses = [piece for piece, _ in row["top"]]
+        expected = guesses.index(row["original"]) + 1 if row["original"] in guesses else None
+        assert row["rank"] == expected
+    everything = workflow.masked_predictions(model, x, y, _VOCABULARY, k=len(_VOCABULARY))
+    assert all(row["rank"] is not None for row in everything)
+    assert abs(sum(p for _, p in everything[0]["top"]) - 1.0) < 1e-5
+
+
+def test_cls_attention_is_the_cls_row_of_the_backbones_attention():
+    from kdl_transformer.models.bert import BertClassifier
+    from kdl_transformer.models.classifier import build_text_classifier
+    from kdl_transformer.text.wordpiece import WordPieceVectorizer
+
+    backbone = BertBackbone(len(_VOCABULARY), 12, embed_dim=8, num_heads=2, dense_dim=16,
+                            num_layers=2)
+    ids = np.array([[2, 11, 8, 6, 3, 0]])
+    hidden, scores = workflow.encode_with_attention(backbone, ids)
+    expected = backbone({"token_ids": ids, "segment_ids": np.zeros_like(ids)})
+    np.testing.assert_allclose(hidden, np.asarray(expected), atol=1e-5)
+    assert len(scores) == 2 and scores[0].shape == (1, 2, 6, 6)
+    np.testing.assert_allclose(scores[1][0, :, :, 5], 0.0)  # the padded key
+    text_model = build_text_classifier(WordPieceVectorizer(_VOCABULARY, 12),
+                                       BertClassifier(backbone))
+    result = workflow.cls_attention(text_model, "The films, a dull plot.")
+    assert result["tokens"] == ["[CLS]", "the", "film", "##s", "[UNK]", "a", "dull", "plot", ".",
+                                "[SEP]"]
+    assert result["weights"].shape == (2, 10) and 0.0 <= result["probability"] <= 1.0
+    np.testing.assert_allclose(result["weights"].sum(axis=1), 1.0, atol=1e-5)
+    ids = np.array([[_VOCABULARY.index(t) if t in _VOCABULARY else 1 for t in result["tokens"]]])
+    last_block = workflow.encode_with_attention(backbone, ids)[1][-1]  # (1, H, n, n)
+    np.testing.assert_allclose(result["weights"], last_block[0, :, 0])

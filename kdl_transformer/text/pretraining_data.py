@@ -17,7 +17,8 @@ keras_hub's `MultiSegmentPacker` packs `[CLS] A [SEP] B [SEP]` (or `[CLS] X [SEP
 segment ids (0 up to the first [SEP], 1 after it; padding 0); keras_hub's
 `MaskedLMMaskGenerator` picks `ceil(mask_rate * n)` of an example's n real tokens (never
 [CLS], [SEP], [PAD]) and replaces 80% by [MASK], 10% by a random token, keeps 10%. Every batch is cut to its
-longest example (unless `trim=False`: XLA compiles one shape).
+longest example (unless `trim=False`: XLA compiles one shape). `describe_example` reads one
+example of a batch back as pieces, segments and chosen positions (what became of each).
 
 Randomness: the review order, the cuts and the partners are seeded (stateless ops, a new
 seed every epoch from `tf.data.Dataset.random`); the mask generator draws new masks every
@@ -28,6 +29,7 @@ its examples and masks are the same every epoch and the epochs compare.
 import math
 from typing import NamedTuple
 
+import numpy as np
 import tensorflow as tf
 
 from kdl_transformer.text.wordpiece import CLS_ID, HTML_LINE_BREAK, MASK_ID, PAD_ID, SEP_ID
@@ -204,3 +206,63 @@ def make_pretraining_dataset(corpus, vocabulary_size, sequence_length, batch_siz
     if not training:
         dataset = dataset.cache()
     return dataset.prefetch(tf.data.AUTOTUNE)
+
+
+def join_pieces(pieces):
+    """WordPiece strings back to text: "##" pieces join the piece before them.
+
+    >>> join_pieces(["an", "un", "##forget", "##table", "film", "!"])
+    'an unforgettable film !'
+    """
+    return " ".join(pieces).replace(" ##", "")
+
+
+def describe_example(x, y, vocabulary, index=0):
+    """What one example of a `make_pretraining_dataset` batch is made of, as plain Python.
+
+    The chosen positions are read back from the batch: `y["mlm"]` holds the original id at
+    each chosen position (0 in unused slots), `x["token_ids"]` what the model reads there.
+    Each chosen token's `kind` says what it became: "[MASK]", "random" (another token) or
+    "kept" (unchanged; a random draw of the token itself also reads as kept).
+
+    Args:
+        x, y: one batch of the dataset (tensors or arrays).
+        vocabulary: list of str, the WordPiece vocabulary of the ids.
+        index: which example of the batch.
+
+    Returns:
+        dict: "tokens" (the original pieces, padding dropped), "inputs" (the pieces the model
+        reads), "segment_ids" (list of int), "segment_a"/"segment_b" (the text of each
+        segment; "" for B without NSP), "masked" (one dict per chosen position, in order:
+        "position", "original", "became", "kind") and "is_next" (True: B follows A; False:
+        B is from another review; None without NSP).
+    """
+    inputs = np.asarray(x["token_ids"])[index]  # (T,)
+    segment_ids = np.asarray(x["segment_ids"])[index]  # (T,)
+    positions = np.asarray(x["mask_positions"])[index]  # (P,)
+    targets = np.asarray(y["mlm"])[index]  # (P,), 0 = unused slot
+    chosen, originals = positions[targets != PAD_ID], targets[targets != PAD_ID]
+    original = inputs.copy()
+    original[chosen] = originals
+    length = int((original != PAD_ID).sum())
+    pieces = [vocabulary[i] for i in original[:length]]
+    masked = []
+    for position in np.sort(chosen):
+        before, after = int(original[position]), int(inputs[position])
+        kind = "[MASK]" if after == MASK_ID else "kept" if after == before else "random"
+        masked.append({"position": int(position), "original": vocabulary[before],
+                       "became": vocabulary[after], "kind": kind})
+    seps = [i for i, token in enumerate(original[:length]) if token == SEP_ID]
+    second = pieces[seps[0] + 1 : seps[1]] if len(seps) > 1 else []
+    is_next = None
+    if "nsp" in y:
+        is_next = bool(np.asarray(y["nsp"])[index, 0] > 0.5)
+    return {
+        "tokens": pieces,
+        "inputs": [vocabulary[i] for i in inputs[:length]],
+        "segment_ids": [int(s) for s in segment_ids[:length]],
+        "segment_a": join_pieces(pieces[1 : seps[0]] if seps else pieces[1:]),
+        "segment_b": join_pieces(second),
+        "masked": masked,
+        "is_next": is_next,
+    }

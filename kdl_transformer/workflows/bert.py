@@ -15,6 +15,11 @@ test reviews are never read. A run directory holds:
                            pretrain_seconds (vocabulary + training), the validation
                            masked-token (and NSP) accuracy of the kept model, data counts
 
+`pretraining_dataset` makes the examples of a config (the notebook shows some with
+`text.pretraining_data.describe_example`); `masked_predictions` (the masked-LM head's best
+guesses), `encode_with_attention` and `cls_attention` (where [CLS] looks in a review) look
+inside a trained model.
+
 Pretraining is resumable: run `pretrain` again with the same `out` after an interruption
 (an interrupted run restarts its current epoch's masks from a new draw; the weights and the
 learning-rate schedule resume exactly).
@@ -31,6 +36,8 @@ import numpy as np
 from kdl_transformer import training
 from kdl_transformer.configs import BertConfig
 from kdl_transformer.workflows.classifier import is_quick
+
+TOP_K = 5  # masked-LM guesses shown per masked position
 
 QUICK_REVIEWS = 384  # pretraining reviews in quick mode (the rest of the tiny run as quick())
 METRIC_LABELS = {
@@ -77,6 +84,20 @@ def load_pretraining_reviews(config, data_dir=None, quick=False):
     return [texts[i] for i in np.sort(order[config.validation_reviews :])], val
 
 
+def pretraining_dataset(config, corpus, vocabulary_size, training=True, seed=0, batch_size=None):
+    """The examples `fit_bert` trains (or validates) on: `make_pretraining_dataset` with the
+    length, masking, NSP setting and batch size of a `BertConfig` (`batch_size` overrides it).
+    """
+    from kdl_transformer.text import pretraining_data
+
+    return pretraining_data.make_pretraining_dataset(
+        corpus, vocabulary_size, config.sequence_length, batch_size or config.batch_size,
+        nsp=config.nsp, mask_rate=config.mask_rate, mask_token_rate=config.mask_token_rate,
+        random_token_rate=config.random_token_rate, max_predictions=config.max_predictions,
+        training=training, seed=seed, trim=not config.jit_compile,
+    )
+
+
 def fit_bert(config, train_texts, val_texts, out, verbose="auto", extra_callbacks=()):
     """Pretrain a `BertPretrainer` on `train_texts` into run directory `out` (resumable).
 
@@ -104,14 +125,9 @@ def fit_bert(config, train_texts, val_texts, out, verbose="auto", extra_callback
     tokenizer = wordpiece.make_wordpiece_tokenizer(vocabulary)
     train_corpus = pretraining_data.encode_corpus(train_texts, tokenizer)
     val_corpus = pretraining_data.encode_corpus(val_texts, tokenizer)
-    examples = dict(vocabulary_size=len(vocabulary), sequence_length=config.sequence_length,
-                    batch_size=config.batch_size, nsp=config.nsp, mask_rate=config.mask_rate,
-                    mask_token_rate=config.mask_token_rate,
-                    random_token_rate=config.random_token_rate,
-                    max_predictions=config.max_predictions, trim=not config.jit_compile)
-    train_ds = pretraining_data.make_pretraining_dataset(train_corpus, **examples, seed=config.seed)
-    val_ds = pretraining_data.make_pretraining_dataset(val_corpus, **examples, training=False,
-                                                       seed=config.seed + 1)
+    train_ds = pretraining_dataset(config, train_corpus, len(vocabulary), seed=config.seed)
+    val_ds = pretraining_dataset(config, val_corpus, len(vocabulary), training=False,
+                                 seed=config.seed + 1)
     steps = config.steps_per_epoch or math.ceil(train_corpus.size / config.batch_size)
     if config.steps_per_epoch:
         train_ds = train_ds.repeat()
@@ -216,3 +232,96 @@ def load_backbone(run_dir, dropout=None):
     rebuilt = BertBackbone.from_config({**backbone.get_config(), "dropout": dropout})
     rebuilt.set_weights(backbone.get_weights())
     return rebuilt
+
+
+# ----------------------------------------------------------------------------- looking inside
+def masked_predictions(model, x, y, vocabulary, k=TOP_K, index=0):
+    """The masked-LM head's `k` best guesses at every chosen position of one example.
+
+    Args:
+        model: a `BertPretrainer` (e.g. `keras.saving.load_model(RUN_DIR/"model.keras")`).
+        x, y: one batch of `pretraining_dataset` (x: "token_ids", "segment_ids",
+            "mask_positions"; y: "mlm", the original ids, 0 in unused slots).
+        vocabulary: list of str, the run's WordPiece vocabulary.
+        k: guesses per position.
+        index: which example of the batch.
+
+    Returns:
+        list with one dict per chosen position, by position: "position", "original" (the
+        piece to guess), "top" (the `k` best `(piece, probability)`, best first) and "rank"
+        (1 = the original is the best guess; None: not among the `k`).
+    """
+    logits = keras.ops.convert_to_numpy(model(x, training=False)["mlm"])[index]  # (P, V)
+    logits = logits.astype("float64")
+    probabilities = np.exp(logits - logits.max(axis=-1, keepdims=True))
+    probabilities /= probabilities.sum(axis=-1, keepdims=True)
+    positions = np.asarray(x["mask_positions"])[index]  # (P,)
+    targets = np.asarray(y["mlm"])[index]  # (P,)
+    rows = []
+    for slot in np.argsort(positions):
+        if targets[slot] == 0:  # an unused slot
+            continue
+        best = np.argsort(-probabilities[slot])[:k]
+        guesses = [int(i) for i in best]
+        rank = guesses.index(int(targets[slot])) + 1 if int(targets[slot]) in guesses else None
+        rows.append({"position": int(positions[slot]), "original": vocabulary[int(targets[slot])],
+                     "top": [(vocabulary[int(i)], float(probabilities[slot, i])) for i in best],
+                     "rank": rank})
+    return rows
+
+
+def encode_with_attention(backbone, token_ids, segment_ids=None):
+    """Run a `BertBackbone` block by block, keeping every block's attention weights.
+
+    Args:
+        backbone: a `BertBackbone` (e.g. a fine-tuned classifier's `.backbone`).
+        token_ids: int array (batch, length), 0 = padding.
+        segment_ids: int array like `token_ids` (default: all 0, one segment).
+
+    Returns:
+        `(hidden, scores)`: the backbone's output (batch, length, embed_dim) as numpy, and a
+        list with one numpy array (batch, heads, length, length) per block (rows: queries,
+        columns: keys; padded keys get 0).
+    """
+    token_ids = keras.ops.convert_to_tensor(np.asarray(token_ids, dtype="int32"))
+    segment_ids = keras.ops.zeros_like(token_ids) if segment_ids is None else \
+        keras.ops.convert_to_tensor(np.asarray(segment_ids, dtype="int32"))
+    padding_mask = keras.ops.not_equal(token_ids, 0)  # (B, T)
+    x = backbone.get_layer("embeddings")([backbone.get_layer("positional_embedding")(token_ids),
+                                          backbone.get_layer("segment_embedding")(segment_ids)])
+    x = backbone.get_layer("embedding_norm")(x)  # (B, T, D); dropout is off at inference
+    scores = []
+    for index in range(backbone.num_layers):
+        x, layer_scores = backbone.get_layer(f"encoder_{index}")(
+            x, padding_mask=padding_mask, training=False, return_attention_scores=True
+        )  # (B, T, D), (B, H, T, T)
+        scores.append(keras.ops.convert_to_numpy(layer_scores))
+    if backbone.norm_first:
+        x = backbone.get_layer("final_norm")(x)
+    return keras.ops.convert_to_numpy(x), scores
+
+
+def cls_attention(text_model, text, layer=-1):
+    """Where the [CLS] query of one encoder block looks in one review, head by head.
+
+    Args:
+        text_model: a fine-tuned BERT classifier over raw strings
+            (`classifier.load_text_classifier` of a model="bert" run).
+        text: one review (cut as the classifier cuts it).
+        layer: which encoder block (-1: the last, whose [CLS] output the "cls" pooling reads).
+
+    Returns:
+        dict: "tokens" (the pieces, [CLS] and [SEP] included), "weights" (heads, tokens)
+        numpy, the [CLS] row of every head (each sums to 1), and "probability" (P(positive)).
+    """
+    from kdl_transformer.models.classifier import check_texts, split_text_classifier
+    from kdl_transformer.workflows.classifier import predict_texts, vectorize
+
+    [text] = check_texts([text])
+    vectorizer, model = split_text_classifier(text_model)
+    token_ids = vectorize(vectorizer, [text])  # (1, T) padded
+    token_ids = token_ids[:, : int((token_ids != 0).sum())]  # (1, n): the real pieces
+    scores = encode_with_attention(model.backbone, token_ids)[1][layer]  # (1, H, n, n)
+    vocabulary = vectorizer.vocabulary
+    return {"tokens": [vocabulary[i] for i in token_ids[0]], "weights": scores[0, :, 0, :],
+            "probability": float(predict_texts(text_model, [text])[0])}
