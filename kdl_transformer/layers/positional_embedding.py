@@ -71,7 +71,8 @@ class PositionalEmbedding(keras.layers.Layer):
         self.positions = positions
         self.supports_masking = mask_zero
 
-    def build(self, inputs_shape=None):        # A ReversibleEmbedding is a keras Embedding (the same single `embeddings` table, the
+    def build(self, inputs_shape=None):
+        # A ReversibleEmbedding is a keras Embedding (the same single `embeddings` table, the
         # same look-up and initializer, so earlier .keras files load unchanged) that can also
         # project hidden states back onto the vocabulary with that table transposed,
         # `token_embedding(x, reverse=True)`: what a weight-tied output layer needs, e.g.

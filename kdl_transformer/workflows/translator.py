@@ -118,7 +118,7 @@ def train_tokenizers(train_pairs, config):
 
     With `config.shared_vocab_size`, one vocabulary for both languages (`text.directions`).
     """
-    from kdl_transformer.text import SubwordTokenizer, directions
+    from kdl_transformer.text import SubwordTokenizer
 
     if config.shared_vocab_size:
         return directions.train_shared_tokenizers(
