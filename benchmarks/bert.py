@@ -29,7 +29,6 @@ only, and the entry then says that no pooling was chosen on validation.
 
 import argparse
 import dataclasses
-import datetime
 import json
 import os
 import statistics
@@ -40,7 +39,7 @@ from pathlib import Path
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 
-from common import RESULTS, write_result  # noqa: E402
+from common import merge_entries, write_result  # noqa: E402
 
 SPLIT_SEED = 1337  # ClassifierConfig's and BertConfig's default: the split held out of pretraining
 BIGRAMS_BOOK = dict(model="bigrams", optimizer="rmsprop", learning_rate=1e-3, schedule="constant",
@@ -253,13 +252,9 @@ def main():
         return
     args.out = args.out or ("runs/bert_benchmark_quick" if args.quick else "runs/bert_benchmark")
     name = "bert_quick" if args.quick else "bert"
-    measured = {"command": " ".join([Path(sys.executable).name, *sys.argv]),
-                "date": datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds")}
-    variants = {key: {**value, "measured": measured} for key, value in compare(args).items()}
-    earlier = RESULTS / f"{name}.json"
-    if earlier.exists() and set(args.variants) != set(VARIANTS):
-        variants = {**json.loads(earlier.read_text()).get("variants", {}), **variants}
-    write_result(name, summarize(dict(sorted(variants.items(), key=lambda kv: VARIANTS.index(kv[0]))), args))
+    variants = merge_entries(name, "variants", compare(args), VARIANTS,
+                             keep_earlier=set(args.variants) != set(VARIANTS))
+    write_result(name, summarize(variants, args))
 
 
 if __name__ == "__main__":

@@ -52,12 +52,30 @@ def reset_peak_rss():
         pass
 
 
+def measured_now():
+    """This command and the time now, stamped on each entry of a result merged over several runs."""
+    return {"command": " ".join([Path(sys.executable).name, *sys.argv]),
+            "date": datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds")}
+
+
+def merge_entries(name, key, entries, order, keep_earlier=True):
+    """`entries` over those already under `key` in results/NAME.json, sorted as `order`.
+
+    Each entry of `entries` gets `measured` (`measured_now()`); earlier entries keep theirs.
+    With `keep_earlier=False` (say, a run under another protocol), earlier entries are dropped.
+    """
+    entries = {entry: {**value, "measured": measured_now()} for entry, value in entries.items()}
+    earlier = RESULTS / f"{name}.json"
+    if keep_earlier and earlier.exists():
+        entries = {**json.loads(earlier.read_text()).get(key, {}), **entries}
+    return dict(sorted(entries.items(), key=lambda item: order.index(item[0])))
+
+
 def write_result(name, result):
     """Print `result` as JSON and save it to benchmarks/results/NAME.json with command, date, machine."""
     payload = {
         "benchmark": name,
-        "command": " ".join([Path(sys.executable).name, *sys.argv]),
-        "date": datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds"),
+        **measured_now(),
         "machine": machine(),
         **result,
     }

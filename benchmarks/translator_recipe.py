@@ -18,7 +18,6 @@ with the command and date that measured it.
 """
 
 import argparse
-import datetime
 import json
 import os
 import sys
@@ -28,7 +27,7 @@ from pathlib import Path
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 
-from common import RESULTS, write_result  # noqa: E402
+from common import RESULTS, merge_entries, write_result  # noqa: E402
 
 # The sources the data README calls loose or noisy: scrambled PAWS paraphrases, search queries,
 # loosely aligned news; and StyleKQC's ten rewordings of each request (23,210 rows).
@@ -106,19 +105,12 @@ def main():
     args.epochs = QUICK["epochs"] if args.quick else args.epochs
     args.out = args.out or ("runs/recipe_quick" if args.quick else "runs/recipe")
     name = "translator_recipe_quick" if args.quick else "translator_recipe"
-    measured = {"command": " ".join([Path(sys.executable).name, *sys.argv]),
-                "date": datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds")}
-    results = {}
-    for candidate in args.candidates:
-        results[candidate] = {**run_candidate(candidate, CANDIDATES[candidate], args),
-                              "measured": measured}
+    results = {candidate: run_candidate(candidate, CANDIDATES[candidate], args)
+               for candidate in args.candidates}
     earlier = RESULTS / f"{name}.json"
-    if earlier.exists():
-        old = json.loads(earlier.read_text())
-        if old.get("epochs_per_candidate") == args.epochs:
-            results = {**old.get("candidates", {}), **results}
-    order = list(CANDIDATES)
-    results = dict(sorted(results.items(), key=lambda kv: order.index(kv[0])))
+    same_protocol = earlier.exists() and (
+        json.loads(earlier.read_text()).get("epochs_per_candidate") == args.epochs)
+    results = merge_entries(name, "candidates", results, list(CANDIDATES), same_protocol)
     best = max(results, key=lambda c: results[c]["validation"]["beam"]["chrf"])
     write_result(name, {
         "candidates": results,
