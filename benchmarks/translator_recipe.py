@@ -1,20 +1,25 @@
-"""Choose the extra-data translator's recipe on the Tatoeba validation split, one change at a time.
+"""Choose the translator's recipes on the Tatoeba validation split, one change at a time.
 
     KDL_DATA_DIR=../shared/data python benchmarks/translator_recipe.py --out runs/recipe \
-        [--candidates baseline shared_vocab ...] [--epochs 4] [--quick]
+        [--base extra|tatoeba] [--candidates baseline shared_vocab ...] [--epochs 4] [--quick]
 
-Every candidate is the first stage of `--preset extra` (the Tatoeba training pairs plus every
-extra pair, deduplicated against the evaluation sets) with one thing changed: the model's size,
-a shared English-Korean vocabulary with tied embeddings, subword sampling (BPE-dropout), both
-directions in one model, or the weight of each extra-pair source. All train for the same
-number of epochs over the English -> Korean pairs (no early stopping, no checkpoint averaging),
-then are scored on the Tatoeba validation split (the split the runs never train on; the test
-split is never read here) with greedy and beam search: chrF, BLEU (char), the validation loss,
-the parameters, the training time and the steps. Runs are resumable and reused once finished.
+`--base extra` (default): every candidate is the first stage of `--preset extra` (the Tatoeba
+training pairs plus every extra pair, deduplicated against the evaluation sets) with one thing
+changed: the model's size, a shared English-Korean vocabulary with tied embeddings, subword
+sampling (BPE-dropout), both directions in one model, or the weight of each extra-pair source.
+All train for the same number of epochs over the English -> Korean pairs (no early stopping,
+no checkpoint averaging). `--base tatoeba`: every candidate is the Tatoeba-only default
+(`TranslatorConfig()`, trained as it is: early stopping on the validation loss, checkpoint
+averaging) with one thing changed; `--epochs` does not apply.
 
-Writes benchmarks/results/translator_recipe.json (translator_recipe_quick.json with --quick);
-`--candidates` runs only those and keeps the other candidates already in the JSON, each entry
-with the command and date that measured it.
+Each candidate is scored on the Tatoeba validation split (the split the runs never train on;
+the test split is never read here) with greedy and beam search: chrF, BLEU (char), the
+validation loss, the parameters, the training time and the steps. Runs are resumable and
+reused once finished.
+
+Writes benchmarks/results/translator_recipe.json (translator_recipe_tatoeba.json with
+`--base tatoeba`, a `_quick` suffix with --quick); `--candidates` runs only those and keeps the
+other candidates already in the JSON, each entry with the command and date that measured it.
 """
 
 import argparse
@@ -46,13 +51,24 @@ CANDIDATES = {
     "clean_sources": DOWNWEIGHTED,
     "tatoeba_x3": {"tatoeba_repeats": 3},
 }
+# Tatoeba-only (4,588 training pairs): the vocabularies are 600 + 1,200 pieces, so one shared
+# vocabulary of 1,500.
+TATOEBA_CANDIDATES = {
+    "baseline": {},
+    "shared_vocab": {"shared_vocab_size": 1500},
+    "subword_sampling": {"subword_sampling": 0.1},
+    "both_directions": {"shared_vocab_size": 1500, "both_directions": True},
+}
 QUICK = {"epochs": 1}
 
 
-def stage_one(epochs, quick):
-    """The overrides of the extra preset's first stage, for a fixed number of epochs."""
+def base_overrides(base, epochs, quick):
+    """The candidates' common overrides: the extra preset's first stage for a fixed number of
+    epochs, or none (the Tatoeba-only default as it trains; one epoch in quick mode)."""
     from kdl_transformer.workflows.translator_presets import get_preset, stage_overrides
 
+    if base == "tatoeba":
+        return {"epochs": epochs} if quick else {}
     values = stage_overrides(get_preset("extra"), 0, quick=quick)
     return {**values, "epochs": epochs, "patience": epochs, "average_best": 0}
 
@@ -62,9 +78,9 @@ def run_candidate(name, changes, args):
     from kdl_transformer.workflows import translator as workflow
 
     overrides = {key: json.dumps(value) if isinstance(value, (dict, bool)) else str(value)
-                 for key, value in {**stage_one(args.epochs, args.quick), **changes}.items()}
+                 for key, value in {**base_overrides(args.base, args.epochs, args.quick), **changes}.items()}
     config = workflow.make_config(args.quick, overrides=overrides)
-    if args.quick and config.shared_vocab_size:  # a 600-pair slice cannot fill 4,000 pieces
+    if args.quick and config.shared_vocab_size:  # a 600-pair slice cannot fill 1,500 pieces
         config = training.apply_overrides(config, {"shared_vocab_size": "1000"})
     splits = workflow.load_splits(config, args.data_dir, args.quick)
     run_dir = Path(args.out) / name
@@ -95,32 +111,41 @@ def run_candidate(name, changes, args):
 
 def main():
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--out", default=None, help="runs folder (default runs/recipe)")
+    parser.add_argument("--out", default=None, help="runs folder (default runs/recipe[_tatoeba])")
     parser.add_argument("--data-dir", default=None)
-    parser.add_argument("--candidates", nargs="+", choices=list(CANDIDATES),
-                        default=list(CANDIDATES))
-    parser.add_argument("--epochs", type=int, default=4, help="epochs of every candidate")
+    parser.add_argument("--base", choices=("extra", "tatoeba"), default="extra",
+                        help="the extra preset's first stage, or the Tatoeba-only default")
+    parser.add_argument("--candidates", nargs="+", default=None,
+                        help=f"extra: {list(CANDIDATES)}; tatoeba: {list(TATOEBA_CANDIDATES)}")
+    parser.add_argument("--epochs", type=int, default=4, help="epochs of every extra candidate")
     parser.add_argument("--quick", action="store_true", help="tiny models on slices (CI)")
     args = parser.parse_args()
+    known = CANDIDATES if args.base == "extra" else TATOEBA_CANDIDATES
+    args.candidates = args.candidates or list(known)
+    unknown = [c for c in args.candidates if c not in known]
+    if unknown:
+        parser.error(f"--base {args.base} has no candidate {unknown[0]!r}; pick from {list(known)}.")
     args.epochs = QUICK["epochs"] if args.quick else args.epochs
-    args.out = args.out or ("runs/recipe_quick" if args.quick else "runs/recipe")
-    name = "translator_recipe_quick" if args.quick else "translator_recipe"
-    results = {candidate: run_candidate(candidate, CANDIDATES[candidate], args)
+    suffix = "" if args.base == "extra" else "_tatoeba"
+    args.out = args.out or f"runs/recipe{suffix}{'_quick' if args.quick else ''}"
+    name = f"translator_recipe{suffix}{'_quick' if args.quick else ''}"
+    protocol = base_overrides(args.base, args.epochs, args.quick)
+    results = {candidate: run_candidate(candidate, known[candidate], args)
                for candidate in args.candidates}
     earlier = RESULTS / f"{name}.json"
-    same_protocol = earlier.exists() and (
-        json.loads(earlier.read_text()).get("epochs_per_candidate") == args.epochs)
-    results = merge_entries(name, "candidates", results, list(CANDIDATES), same_protocol)
+    same_protocol = earlier.exists() and json.loads(earlier.read_text()).get("base") == protocol
+    results = merge_entries(name, "candidates", results, list(known), same_protocol)
     best = max(results, key=lambda c: results[c]["validation"]["beam"]["chrf"])
     write_result(name, {
         "candidates": results,
-        "missing_candidates": [c for c in CANDIDATES if c not in results],
+        "missing_candidates": [c for c in known if c not in results],
         "best_on_validation_beam_chrf": best,
-        "epochs_per_candidate": args.epochs,
-        "base": stage_one(args.epochs, args.quick),
+        "epochs_per_candidate": args.epochs if args.base == "extra" else "early stopping",
+        "base": protocol,
         "quick": args.quick,
-        "notes": "Tatoeba validation split only; each candidate changes one thing of the extra "
-                 "preset's first stage; wall times are this machine's, other jobs included.",
+        "notes": "Tatoeba validation split only; each candidate changes one thing of the "
+                 + ("extra preset's first stage" if args.base == "extra" else
+                    "Tatoeba-only default") + "; wall times are this machine's, other jobs included.",
     })
 
 
