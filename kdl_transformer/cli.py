@@ -8,7 +8,7 @@
     kdl-transformer train classifier --out runs/imdb_bert --set init_from=runs/bert --set pooling=cls
     kdl-transformer train translator --out runs/enko --set num_layers=3
     kdl-transformer train translator --strategy mirrored --set precision=mixed_bfloat16
-    kdl-transformer train translator --preset extra --out runs/enko_extra   # 4 stages, one command
+    kdl-transformer train translator --preset extra --out runs/enko_extra   # 2 stages, one command
     kdl-transformer evaluate translator runs/enko
     kdl-transformer translate runs/enko "I like coffee." --method beam
     kdl-transformer predict runs/imdb "A wonderful film."

@@ -225,11 +225,14 @@ def test_preset_stages_chain_and_quick_mode_keeps_the_small_vocabulary():
 
     preset = get_preset("extra")
     first = stage_overrides(preset, 0)
-    assert first["extra_data"] is True and "init_from" not in first and first["epochs"] == 8
-    later = stage_overrides(preset, 3, "runs/x/3_tatoeba_x3", overrides={"dropout": "0.2"})
-    assert later["init_from"] == "runs/x/3_tatoeba_x3" and later["dropout"] == "0.2"
+    assert first["extra_data"] is True and "init_from" not in first and first["epochs"] == 6
+    assert first["shared_vocab_size"] == 4000
+    later = stage_overrides(preset, 1, "runs/x/1_extra", overrides={"dropout": "0.2"})
+    assert later["init_from"] == "runs/x/1_extra" and later["dropout"] == "0.2"
+    assert later["tatoeba_repeats"] == 3
     quick = stage_overrides(preset, 1, quick=True)
     assert quick["epochs"] == 1 and "source_vocab_size" not in quick
+    assert quick["shared_vocab_size"] == 1000  # still one shared vocabulary, at a quick size
     with pytest.raises(ValueError, match="preset='big' is not one of"):
         get_preset("big")
 
@@ -250,7 +253,8 @@ def test_extra_preset_runs_every_stage_in_one_command(tmp_path, data_dir):
         config = json.loads((out / name / "config.json").read_text())
         assert config["init_from"] == ("" if index == 0 else str(out / stages[index - 1]))
         assert (out / name / "extra_data.json").exists()
-    assert json.loads((out / stages[2] / "config.json").read_text())["tatoeba_repeats"] == 3
+    assert json.loads((out / stages[1] / "config.json").read_text())["tatoeba_repeats"] == 3
+    assert json.loads((out / stages[1] / "config.json").read_text())["shared_vocab_size"] > 0
     final = workflow.load_translator(out)  # the preset folder stands for its final stage
     assert final.model.count_params() > 0
     mtime = (out / stages[-1] / "model.keras").stat().st_mtime
