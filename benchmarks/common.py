@@ -62,12 +62,16 @@ def merge_entries(name, key, entries, order, keep_earlier=True):
     """`entries` over those already under `key` in results/NAME.json, sorted as `order`.
 
     Each entry of `entries` gets `measured` (`measured_now()`); earlier entries keep theirs.
-    With `keep_earlier=False` (say, a run under another protocol), earlier entries are dropped.
+    `keep_earlier` is a bool or a function of the earlier result (say, "was it measured under
+    this protocol?"); where it is false, earlier entries are dropped.
     """
     entries = {entry: {**value, "measured": measured_now()} for entry, value in entries.items()}
-    earlier = RESULTS / f"{name}.json"
-    if keep_earlier and earlier.exists():
-        entries = {**json.loads(earlier.read_text()).get(key, {}), **entries}
+    path = RESULTS / f"{name}.json"
+    earlier = json.loads(path.read_text()) if path.exists() else None
+    if callable(keep_earlier) and earlier is not None:
+        keep_earlier = keep_earlier(earlier)
+    if keep_earlier and earlier is not None:
+        entries = {**earlier.get(key, {}), **entries}
     return dict(sorted(entries.items(), key=lambda item: order.index(item[0])))
 
 

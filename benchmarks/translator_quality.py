@@ -1,10 +1,12 @@
 """Translation quality of a trained translator run: chrF and BLEU, greedy and beam search.
 
 Evaluates the run's model on the Tatoeba test split (held out by English sentence) and on the
-FLORES-200 devtest (out of domain), with greedy search and beam search (4 beams, length penalty
-0.6), and reports chrF, BLEU with the 13a and char tokenizers (sacrebleu signatures included),
-exact match, decoding time, the beam-search error analysis, and from the run itself the
-training wall time (metrics.json), epochs and parameter count.
+FLORES-200 devtest (out of domain), with greedy search and beam search (the run's beam size and
+length penalty), and reports chrF, BLEU with the 13a and char tokenizers (sacrebleu signatures
+included), exact match, chrF per source-length bucket, decoding time, the beam-search error
+analysis, and from the run itself the training wall time (metrics.json), epochs and parameter
+count. `--run-dir` may be a preset's folder (`train translator --preset extra`): its final stage
+is evaluated, and the training time and epochs are summed over its stages.
 
     python benchmarks/translator_quality.py --run-dir runs/translator [--data-dir DIR] [--quick]
 
@@ -35,11 +37,13 @@ def main():
     from kdl_transformer import evaluation, training
     from kdl_transformer.configs import TranslatorConfig
     from kdl_transformer.workflows import translator as workflow
+    from kdl_transformer.workflows.translator_presets import stage_run_dirs
 
-    run = training.RunDir(args.run_dir)
+    stages = [training.RunDir(path) for path in stage_run_dirs(args.run_dir)]
+    run = stages[-1]  # a preset's final stage, or the run itself
     config = training.load_config(run, TranslatorConfig)
     translator = workflow.load_translator(run.path)
-    metrics = run.read_json("metrics.json", default={})
+    metrics = [stage.read_json("metrics.json", default={}) for stage in stages]
     sets = workflow.evaluation_sets(config, args.data_dir, quick=args.quick)
     results = {}
     for name, pairs in sets.items():
@@ -51,13 +55,17 @@ def main():
         {
             "run_dir": str(run.path),
             "quick": args.quick,
-            "config": training.load_config(run, TranslatorConfig).__dict__,
+            "config": config.__dict__,
             "parameters": int(translator.model.count_params()),
-            "train_seconds": metrics.get("train_seconds"),
-            "epochs_trained": metrics.get("epochs_trained"),
-            "best_val_loss": metrics.get("best_val_loss"),
+            "train_seconds": round(sum(m.get("train_seconds", 0) for m in metrics), 1),
+            "epochs_trained": sum(m.get("epochs_trained", 0) for m in metrics),
+            "best_val_loss": metrics[-1].get("best_val_loss"),
+            "stages": {stage.path.name: {k: m.get(k) for k in ("train_seconds", "epochs_trained",
+                                                               "best_val_loss", "train_pairs")}
+                       for stage, m in zip(stages, metrics)} if len(stages) > 1 else None,
             "summary": {
-                name: {method: {k: s[k] for k in ("chrf", "bleu_13a", "bleu_char", "exact_match")}
+                name: {method: {k: s[k] for k in ("chrf", "bleu_13a", "bleu_char", "exact_match",
+                                                  "chrf_by_source_length")}
                        for method, s in by_method.items()}
                 for name, by_method in results.items()
             },

@@ -3,9 +3,9 @@
     KDL_DATA_DIR=../shared/data python benchmarks/translator_recipe.py --out runs/recipe \
         [--base extra|tatoeba] [--candidates baseline shared_vocab ...] [--epochs 4] [--quick]
 
-`--base extra` (default): every candidate is the first stage of `--preset extra` (the Tatoeba
-training pairs plus every extra pair, deduplicated against the evaluation sets) with one thing
-changed: the model's size, a shared English-Korean vocabulary with tied embeddings, subword
+`--base extra` (default): every candidate is `EXTRA_BASE`, the first stage of `--preset extra`
+as it was screened (the Tatoeba training pairs plus every extra pair, deduplicated against the
+evaluation sets; two vocabularies of 1k/2k subwords) with one thing changed: the model's size, a shared English-Korean vocabulary with tied embeddings, subword
 sampling (BPE-dropout), both directions in one model, or the weight of each extra-pair source.
 All train for the same number of epochs over the English -> Korean pairs (no early stopping,
 no checkpoint averaging). `--base tatoeba`: every candidate is the Tatoeba-only default
@@ -32,7 +32,7 @@ from pathlib import Path
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 
-from common import RESULTS, merge_entries, write_result  # noqa: E402
+from common import merge_entries, write_result  # noqa: E402
 
 # The sources the data README calls loose or noisy: scrambled PAWS paraphrases, search queries,
 # loosely aligned news; and StyleKQC's ten rewordings of each request (23,210 rows).
@@ -62,26 +62,33 @@ TATOEBA_CANDIDATES = {
 QUICK = {"epochs": 1}
 
 
+# The extra preset's first stage as it was screened, before the screening chose its shared
+# vocabulary: every candidate changes one thing of this, so the screening stays comparable.
+EXTRA_BASE = dict(source_vocab_size=1000, target_vocab_size=2000, extra_data=True, dropout=0.1,
+                  token_dropout=0.0)
+
+
 def base_overrides(base, epochs, quick):
-    """The candidates' common overrides: the extra preset's first stage for a fixed number of
-    epochs, or none (the Tatoeba-only default as it trains; one epoch in quick mode)."""
-    from kdl_transformer.workflows.translator_presets import get_preset, stage_overrides
+    """The candidates' common overrides: `EXTRA_BASE` for a fixed number of epochs, or none
+    (the Tatoeba-only default as it trains; one epoch in quick mode)."""
+    from kdl_transformer.workflows.translator_presets import SIZE_FIELDS
 
     if base == "tatoeba":
         return {"epochs": epochs} if quick else {}
-    values = stage_overrides(get_preset("extra"), 0, quick=quick)
+    values = {k: v for k, v in EXTRA_BASE.items() if not (quick and k in SIZE_FIELDS)}
     return {**values, "epochs": epochs, "patience": epochs, "average_best": 0}
 
 
-def run_candidate(name, changes, args):
+def run_candidate(name, changes, protocol, args):
     from kdl_transformer import evaluation, training
     from kdl_transformer.workflows import translator as workflow
+    from kdl_transformer.workflows.translator_presets import QUICK_SHARED_VOCAB
 
     overrides = {key: json.dumps(value) if isinstance(value, (dict, bool)) else str(value)
-                 for key, value in {**base_overrides(args.base, args.epochs, args.quick), **changes}.items()}
+                 for key, value in {**protocol, **changes}.items()}
     config = workflow.make_config(args.quick, overrides=overrides)
     if args.quick and config.shared_vocab_size:  # a 600-pair slice cannot fill 1,500 pieces
-        config = training.apply_overrides(config, {"shared_vocab_size": "1000"})
+        config = training.apply_overrides(config, {"shared_vocab_size": str(QUICK_SHARED_VOCAB)})
     splits = workflow.load_splits(config, args.data_dir, args.quick)
     run_dir = Path(args.out) / name
     start = time.perf_counter()
@@ -130,11 +137,10 @@ def main():
     args.out = args.out or f"runs/recipe{suffix}{'_quick' if args.quick else ''}"
     name = f"translator_recipe{suffix}{'_quick' if args.quick else ''}"
     protocol = base_overrides(args.base, args.epochs, args.quick)
-    results = {candidate: run_candidate(candidate, known[candidate], args)
+    results = {candidate: run_candidate(candidate, known[candidate], protocol, args)
                for candidate in args.candidates}
-    earlier = RESULTS / f"{name}.json"
-    same_protocol = earlier.exists() and json.loads(earlier.read_text()).get("base") == protocol
-    results = merge_entries(name, "candidates", results, list(known), same_protocol)
+    results = merge_entries(name, "candidates", results, list(known),
+                            keep_earlier=lambda earlier: earlier.get("base") == protocol)
     best = max(results, key=lambda c: results[c]["validation"]["beam"]["chrf"])
     write_result(name, {
         "candidates": results,

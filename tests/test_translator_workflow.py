@@ -225,7 +225,7 @@ def test_preset_stages_chain_and_quick_mode_keeps_the_small_vocabulary():
 
     preset = get_preset("extra")
     first = stage_overrides(preset, 0)
-    assert first["extra_data"] is True and "init_from" not in first and first["epochs"] == 6
+    assert first["extra_data"] is True and "init_from" not in first and first["epochs"] == 3
     assert first["shared_vocab_size"] == 4000
     later = stage_overrides(preset, 1, "runs/x/1_extra", overrides={"dropout": "0.2"})
     assert later["init_from"] == "runs/x/1_extra" and later["dropout"] == "0.2"

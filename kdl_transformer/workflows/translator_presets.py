@@ -51,8 +51,8 @@ PRESETS = {
                     "the first",
         shared=dict(shared_vocab_size=4000, extra_data=True, dropout=0.1, patience=3),
         stages=(
-            ("1_extra", dict(token_dropout=0.0, average_best=0, epochs=6)),
-            ("2_tatoeba_x3", dict(tatoeba_repeats=3, epochs=5, learning_rate=5e-4,
+            ("1_extra", dict(token_dropout=0.0, average_best=0, epochs=3)),
+            ("2_tatoeba_x3", dict(tatoeba_repeats=3, epochs=2, learning_rate=5e-4,
                                   warmup_steps=200)),
         ),
     ),
@@ -119,10 +119,15 @@ def train_preset(name, out, data_dir=None, quick=False, overrides=None, strategy
     return training.RunDir(previous).read_json("metrics.json")
 
 
-def final_run_dir(path):
-    """The run directory holding a preset folder's final model, or `path` itself."""
+def stage_run_dirs(path):
+    """A preset folder's stage run directories in training order, or `[path]` for a plain run."""
     path = Path(path)
     record = path / PRESET_FILE
     if record.is_file():
-        return path / json.loads(record.read_text())["final_stage"]
-    return path
+        return [path / stage for stage in json.loads(record.read_text())["stages"]]
+    return [path]
+
+
+def final_run_dir(path):
+    """The run directory holding a preset folder's final model, or `path` itself."""
+    return stage_run_dirs(path)[-1]

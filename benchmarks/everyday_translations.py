@@ -1,0 +1,99 @@
+"""Translate the 20 everyday English sentences of data/everyday_sentences.txt with trained runs.
+
+The sentences were fixed before the final trainings and are not an evaluation set: they show
+what a user typing ordinary sentences gets. Each run translates them with greedy and beam search
+(the run's beam size and length penalty). With `--export DIR`, the first run is also exported
+as a SavedModel, which a fresh Python process without this package reloads and translates the
+same sentences with; the JSON says whether its translations equal the Python API's beam ones.
+
+    python benchmarks/everyday_translations.py --run-dir runs/enko_extra [--run-dir runs/enko] \
+        [--export exported/enko_extra]
+
+`--run-dir` may be a preset's folder (its final stage translates). Prints JSON and writes
+benchmarks/results/everyday_translations.json (or NAME.json with --name).
+"""
+
+import argparse
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+
+from common import write_result  # noqa: E402
+
+SENTENCES = Path(__file__).resolve().parent.parent / "data" / "everyday_sentences.txt"
+
+
+def read_sentences(path=SENTENCES):
+    """One sentence a line; blank lines and lines starting with "#" are skipped."""
+    lines = [line.strip() for line in Path(path).read_text(encoding="utf-8").splitlines()]
+    return [line for line in lines if line and not line.startswith("#")]
+
+
+# Runs in a fresh process: TensorFlow and tf-text only, never this package.
+RELOAD_SCRIPT = """
+import json, sys
+import tensorflow as tf
+import tensorflow_text  # noqa: F401  (the SentencePiece ops)
+model = tf.saved_model.load(sys.argv[1])
+out = model.serve(tf.constant(json.loads(sys.argv[2])))["translation"].numpy()
+assert "kdl_transformer" not in sys.modules
+print(json.dumps([t.decode("utf-8") for t in out], ensure_ascii=False))
+"""
+
+
+def reload_and_compare(run_dir, export_dir, sentences, expected):
+    """Export `run_dir`, translate `sentences` with the SavedModel in a fresh process, compare."""
+    from kdl_transformer.workflows import translator as workflow
+
+    exported = workflow.export(run_dir, export_dir)
+    result = subprocess.run([sys.executable, "-c", RELOAD_SCRIPT, str(exported),
+                             json.dumps(sentences)], capture_output=True, text=True, timeout=600)
+    if result.returncode != 0:
+        raise RuntimeError(f"the exported SavedModel failed in a fresh process:\n{result.stderr[-3000:]}")
+    served = json.loads(result.stdout.strip().splitlines()[-1])
+    differ = [i for i, (a, b) in enumerate(zip(served, expected)) if a != b]
+    print(f"SavedModel in a fresh process: {len(sentences) - len(differ)}/{len(sentences)} "
+          "translations equal the Python API's beam search", flush=True)
+    return {"export_dir": str(export_dir), "sentences": len(sentences),
+            "equal_to_python_beam": len(differ) == 0, "differing": differ}
+
+
+def main():
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--run-dir", action="append", required=True,
+                        help="a trained translator run directory or preset folder (repeatable)")
+    parser.add_argument("--sentences", default=str(SENTENCES), help="one English sentence a line")
+    parser.add_argument("--export", default=None,
+                        help="export the first run here and check its SavedModel in a fresh process")
+    parser.add_argument("--name", default="everyday_translations",
+                        help="result name: writes benchmarks/results/NAME.json")
+    args = parser.parse_args()
+
+    from kdl_transformer.workflows import translator as workflow
+
+    sentences = read_sentences(args.sentences)
+    runs = {}
+    for run_dir in args.run_dir:
+        translator = workflow.load_translator(run_dir)
+        found = {method: translator.translate(sentences, method=method)
+                 for method in ("greedy", "beam")}
+        runs[run_dir] = [{"english": english, "greedy": greedy, "beam": beam}
+                         for english, greedy, beam in zip(sentences, found["greedy"], found["beam"])]
+        for row in runs[run_dir]:
+            print(f"{row['english']}  ->  {row['beam']}", flush=True)
+    savedmodel = None
+    if args.export:
+        first = args.run_dir[0]
+        savedmodel = reload_and_compare(first, args.export, sentences,
+                                        [row["beam"] for row in runs[first]])
+    write_result(args.name, {"sentences_file": "data/everyday_sentences.txt", "runs": runs,
+                             "savedmodel_reloaded_without_package": savedmodel})
+
+
+if __name__ == "__main__":
+    main()
