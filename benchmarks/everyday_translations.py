@@ -5,6 +5,9 @@ what a user typing ordinary sentences gets. Each run translates them with greedy
 (the run's beam size and length penalty). With `--export DIR`, the first run is also exported
 as a SavedModel, which a fresh Python process without this package reloads and translates the
 same sentences with; the JSON says whether its translations equal the Python API's beam ones.
+The first run's cross-attention map of `--attention SENTENCE` (default: the notes' cafe example)
+is drawn to benchmarks/results/NAME_cross_attention.png, and for every Korean subword it wrote the
+JSON names the English subword its last decoder layer attends to most (mean over heads).
 
     python benchmarks/everyday_translations.py --run-dir runs/enko_extra [--run-dir runs/enko] \
         [--export exported/enko_extra]
@@ -23,7 +26,7 @@ from pathlib import Path
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 
-from common import write_result  # noqa: E402
+from common import RESULTS, write_result  # noqa: E402
 
 SENTENCES = Path(__file__).resolve().parent.parent / "data" / "everyday_sentences.txt"
 
@@ -63,6 +66,28 @@ def reload_and_compare(run_dir, export_dir, sentences, expected):
             "equal_to_python_beam": len(differ) == 0, "differing": differ}
 
 
+def strongest_alignment(maps, layer=-1):
+    """For each Korean subword written, the English subword with the most cross-attention weight
+    (mean over the heads of decoder layer `layer`) and that weight."""
+    import numpy as np
+
+    weights = np.asarray(maps["cross_attention"][layer]).mean(axis=0)  # (output, source)
+    return [{"korean": korean, "english": maps["source_tokens"][int(row.argmax())],
+             "weight": round(float(row.max()), 3)}
+            for korean, row in zip(maps["output_tokens"], weights)]
+
+
+def draw_attention(run_dir, sentence, out):
+    """The cross-attention map of `sentence` (beam search) to `out`, and its strongest alignments."""
+    from kdl_transformer import plotting
+    from kdl_transformer.workflows import translator as workflow
+
+    maps = workflow.load_translator(run_dir).attention(sentence, method="beam")
+    plotting.plot_translation_attention(maps, out)
+    return {"sentence": sentence, "translation": maps["translation"], "png": str(out),
+            "strongest_alignment_last_layer": strongest_alignment(maps)}
+
+
 def main():
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--run-dir", action="append", required=True,
@@ -70,6 +95,8 @@ def main():
     parser.add_argument("--sentences", default=str(SENTENCES), help="one English sentence a line")
     parser.add_argument("--export", default=None,
                         help="export the first run here and check its SavedModel in a fresh process")
+    parser.add_argument("--attention", default="I drink coffee at the cafe.",
+                        help="the sentence whose cross-attention map the first run draws")
     parser.add_argument("--name", default="everyday_translations",
                         help="result name: writes benchmarks/results/NAME.json")
     args = parser.parse_args()
@@ -91,8 +118,13 @@ def main():
         first = args.run_dir[0]
         savedmodel = reload_and_compare(first, args.export, sentences,
                                         [row["beam"] for row in runs[first]])
+    attention = draw_attention(args.run_dir[0], args.attention,
+                               RESULTS / f"{args.name}_cross_attention.png")
+    for row in attention["strongest_alignment_last_layer"]:
+        print(f"{row['korean']:>8} <- {row['english']} ({row['weight']})")
     write_result(args.name, {"sentences_file": "data/everyday_sentences.txt", "runs": runs,
-                             "savedmodel_reloaded_without_package": savedmodel})
+                             "savedmodel_reloaded_without_package": savedmodel,
+                             "attention": attention})
 
 
 if __name__ == "__main__":
