@@ -240,7 +240,7 @@ def test_preset_stages_chain_and_quick_mode_keeps_the_small_vocabulary():
 @pytest.mark.data
 def test_extra_preset_runs_every_stage_in_one_command(tmp_path, data_dir):
     from kdl_transformer import cli, training
-    from kdl_transformer.workflows.translator_presets import PRESETS
+    from kdl_transformer.workflows.translator_presets import PRESETS, stage_run_dirs
 
     out = tmp_path / "enko_extra"
     argv = ["train", "translator", "--preset", "extra", "--quick", "--out", str(out),
@@ -248,6 +248,8 @@ def test_extra_preset_runs_every_stage_in_one_command(tmp_path, data_dir):
     assert cli.main(argv) == 0
     stages = [name for name, _ in PRESETS["extra"].stages]
     assert json.loads((out / "preset.json").read_text())["final_stage"] == stages[-1]
+    assert stage_run_dirs(out) == [out / name for name in stages]
+    assert stage_run_dirs(out / stages[0]) == [out / stages[0]]  # a plain run is its own stage
     for index, name in enumerate(stages):
         assert training.is_finished(out / name), name
         config = json.loads((out / name / "config.json").read_text())
