@@ -5,8 +5,9 @@
 
 `--base extra` (default): every candidate is `EXTRA_BASE`, the first stage of `--preset extra`
 as it was screened (the Tatoeba training pairs plus every extra pair, deduplicated against the
-evaluation sets; two vocabularies of 1k/2k subwords) with one thing changed: the model's size, a shared English-Korean vocabulary with tied embeddings, subword
-sampling (BPE-dropout), both directions in one model, or the weight of each extra-pair source.
+evaluation sets; two vocabularies of 1k/2k subwords) with one thing changed: the model's size,
+a shared English-Korean vocabulary with tied embeddings, subword sampling (BPE-dropout), both
+directions in one model, or the weight of each extra-pair source.
 All train for the same number of epochs over the English -> Korean pairs (no early stopping,
 no checkpoint averaging). `--base tatoeba`: every candidate is the Tatoeba-only default
 (`TranslatorConfig()`, trained as it is: early stopping on the validation loss, checkpoint

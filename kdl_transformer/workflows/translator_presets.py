@@ -44,7 +44,7 @@ class Preset:
 PRESETS = {
     # Chosen on the validation split (benchmarks/results/translator_recipe.json): one shared
     # subword vocabulary with tied embeddings (+0.4 chrF beam at 3 epochs, fewer parameters and
-    # 13% faster); the 3.9 M size, because the wider model's +1.3 costs 2.3x the time per epoch;
+    # 13% faster); 2+2 blocks of 256, because the wider model's +1.3 costs 2.3x the time;
     # then Tatoeba x3 with word dropout, as the previous extra-data model (+4 on validation).
     "extra": Preset(
         description="the extra-data model: Tatoeba + the extra pairs, 2 stages, the second from "
