@@ -49,11 +49,11 @@ print(json.dumps([t.decode("utf-8") for t in out], ensure_ascii=False))
 """
 
 
-def reload_and_compare(run_dir, export_dir, sentences, expected):
-    """Export `run_dir`, translate `sentences` with the SavedModel in a fresh process, compare."""
-    from kdl_transformer.workflows import translator as workflow
+def reload_and_compare(translator, export_dir, sentences, expected):
+    """Export `translator`, translate `sentences` with the SavedModel in a fresh process, compare."""
+    from kdl_transformer.export import export_translator
 
-    exported = workflow.export(run_dir, export_dir)
+    exported = export_translator(translator, export_dir)
     result = subprocess.run([sys.executable, "-c", RELOAD_SCRIPT, str(exported),
                              json.dumps(sentences)], capture_output=True, text=True, timeout=600)
     if result.returncode != 0:
@@ -77,12 +77,11 @@ def strongest_alignment(maps, layer=-1):
             for korean, row in zip(maps["output_tokens"], weights)]
 
 
-def draw_attention(run_dir, sentence, out):
+def draw_attention(translator, sentence, out):
     """The cross-attention map of `sentence` (beam search) to `out`, and its strongest alignments."""
     from kdl_transformer import plotting
-    from kdl_transformer.workflows import translator as workflow
 
-    maps = workflow.load_translator(run_dir).attention(sentence, method="beam")
+    maps = translator.attention(sentence, method="beam")
     plotting.plot_translation_attention(maps, out)
     return {"sentence": sentence, "translation": maps["translation"], "png": str(out),
             "strongest_alignment_last_layer": strongest_alignment(maps)}
@@ -104,9 +103,10 @@ def main():
     from kdl_transformer.workflows import translator as workflow
 
     sentences = read_sentences(args.sentences)
-    runs = {}
+    runs, first = {}, None
     for run_dir in args.run_dir:
         translator = workflow.load_translator(run_dir)
+        first = first or translator  # the first run also exports and draws its attention
         found = {method: translator.translate(sentences, method=method)
                  for method in ("greedy", "beam")}
         runs[run_dir] = [{"english": english, "greedy": greedy, "beam": beam}
@@ -115,10 +115,9 @@ def main():
             print(f"{row['english']}  ->  {row['beam']}", flush=True)
     savedmodel = None
     if args.export:
-        first = args.run_dir[0]
         savedmodel = reload_and_compare(first, args.export, sentences,
-                                        [row["beam"] for row in runs[first]])
-    attention = draw_attention(args.run_dir[0], args.attention,
+                                        [row["beam"] for row in runs[args.run_dir[0]]])
+    attention = draw_attention(first, args.attention,
                                RESULTS / f"{args.name}_cross_attention.png")
     for row in attention["strongest_alignment_last_layer"]:
         print(f"{row['korean']:>8} <- {row['english']} ({row['weight']})")
