@@ -6,8 +6,11 @@ what a user typing ordinary sentences gets. Each run translates them with greedy
 as a SavedModel, which a fresh Python process without this package reloads and translates the
 same sentences with; the JSON says whether its translations equal the Python API's beam ones.
 The first run's cross-attention map of `--attention SENTENCE` (default: the notes' cafe example)
-is drawn to benchmarks/results/NAME_cross_attention.png, and for every Korean subword it wrote the
-JSON names the English subword its last decoder layer attends to most (mean over heads).
+is drawn twice: on its own beam translation (benchmarks/results/NAME_cross_attention.png) and on
+the Korean `--attention-target` forced through the decoder (teacher forcing,
+NAME_cross_attention_reference.png), so the map shows the notes' 'cafe' <-> '카페' alignment even
+when the search writes no 카페. For every Korean subword of each, the JSON names the English
+subword the last decoder layer attends to most (mean over heads).
 
     python benchmarks/everyday_translations.py --run-dir runs/enko_extra [--run-dir runs/enko] \
         [--export exported/enko_extra]
@@ -77,13 +80,15 @@ def strongest_alignment(maps, layer=-1):
             for korean, row in zip(maps["output_tokens"], weights)]
 
 
-def draw_attention(translator, sentence, out):
-    """The cross-attention map of `sentence` (beam search) to `out`, and its strongest alignments."""
+def draw_attention(translator, sentence, out, target=None):
+    """The cross-attention map of `sentence` to `out`, on its beam translation or on the Korean
+    `target` (teacher forcing), and the strongest alignment of each Korean subword."""
     from kdl_transformer import plotting
 
-    maps = translator.attention(sentence, method="beam")
+    maps = translator.attention(sentence, target_text=target, method="beam")
     plotting.plot_translation_attention(maps, out)
-    return {"sentence": sentence, "translation": maps["translation"], "png": str(out),
+    return {"sentence": sentence, "translation": maps["translation"], "forced": target is not None,
+            "png": str(Path(out).relative_to(RESULTS.parent.parent)),
             "strongest_alignment_last_layer": strongest_alignment(maps)}
 
 
@@ -96,6 +101,9 @@ def main():
                         help="export the first run here and check its SavedModel in a fresh process")
     parser.add_argument("--attention", default="I drink coffee at the cafe.",
                         help="the sentence whose cross-attention map the first run draws")
+    parser.add_argument("--attention-target", default="나는 카페에서 커피를 마셔.",
+                        help="a Korean translation of --attention to draw the map on, forced "
+                             "through the decoder ('' draws only the beam translation's map)")
     parser.add_argument("--name", default="everyday_translations",
                         help="result name: writes benchmarks/results/NAME.json")
     args = parser.parse_args()
@@ -117,10 +125,15 @@ def main():
     if args.export:
         savedmodel = reload_and_compare(first, args.export, sentences,
                                         [row["beam"] for row in runs[args.run_dir[0]]])
-    attention = draw_attention(first, args.attention,
-                               RESULTS / f"{args.name}_cross_attention.png")
-    for row in attention["strongest_alignment_last_layer"]:
-        print(f"{row['korean']:>8} <- {row['english']} ({row['weight']})")
+    attention = [draw_attention(first, args.attention, RESULTS / f"{args.name}_cross_attention.png")]
+    if args.attention_target:
+        attention.append(draw_attention(first, args.attention,
+                                        RESULTS / f"{args.name}_cross_attention_reference.png",
+                                        target=args.attention_target))
+    for drawn in attention:
+        print(f"{'forced' if drawn['forced'] else 'beam'}: {drawn['translation']}")
+        for row in drawn["strongest_alignment_last_layer"]:
+            print(f"{row['korean']:>8} <- {row['english']} ({row['weight']})")
     write_result(args.name, {"sentences_file": "data/everyday_sentences.txt", "runs": runs,
                              "savedmodel_reloaded_without_package": savedmodel,
                              "attention": attention})

@@ -1,11 +1,13 @@
 """Choose a translator recipe on the validation split, never on the test split.
 
 For each run directory: chrF and BLEU (char) of greedy search and of beam search at several
-length penalties (GNMT alpha), all on the Tatoeba *validation* split the run early-stopped on,
-plus the run's training time and epochs. The recipe and alpha picked here are then scored once
+length penalties (GNMT alpha), and with `--no-repeat-ngrams` both searches with each repeat guard
+(`no_repeat_ngram_size`, beam at the run's alpha), all on the Tatoeba *validation* split the run
+early-stopped on, plus the run's training time and epochs. The recipe and alpha picked here are then scored once
 on the test split by `translator_quality.py`.
 
-    python benchmarks/translator_validation.py runs/a runs/b ... [--alphas 0.6 1.0] [--name NAME]
+    python benchmarks/translator_validation.py runs/a runs/b ... [--alphas 0.6 1.0] \
+        [--no-repeat-ngrams 2 3] [--name NAME]
 
 Prints JSON and writes benchmarks/results/NAME.json (default translator_validation).
 """
@@ -20,11 +22,20 @@ sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from common import write_result  # noqa: E402
 
 
+def repeats_a_word_pair(text):
+    """Whether `text` holds the same two whitespace words in a row twice (a run-on repeat)."""
+    words = text.split()
+    pairs = list(zip(words, words[1:]))
+    return len(pairs) != len(set(pairs))
+
+
 def main():
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("run_dirs", nargs="+", help="trained translator run directories")
     parser.add_argument("--alphas", type=float, nargs="+", default=[0.6, 1.0, 1.5],
                         help="beam-search length penalties to try (default 0.6 1.0 1.5)")
+    parser.add_argument("--no-repeat-ngrams", type=int, nargs="*", default=[],
+                        help="repeat guards to try with both searches (n > 0: no n-gram twice)")
     parser.add_argument("--data-dir", default=None, help="datasets folder (default $KDL_DATA_DIR)")
     parser.add_argument("--name", default="translator_validation")
     args = parser.parse_args()
@@ -43,13 +54,21 @@ def main():
         searches = {"greedy": dict(method="greedy")}
         searches.update({f"beam_alpha_{a:g}": dict(method="beam", length_penalty=a)
                          for a in args.alphas})
+        for n in args.no_repeat_ngrams:
+            searches[f"greedy_no_repeat_{n}"] = dict(method="greedy", no_repeat_ngram_size=n)
+            searches[f"beam_alpha_{translator.length_penalty:g}_no_repeat_{n}"] = dict(
+                method="beam", no_repeat_ngram_size=n)
         scores = {}
         for name, kwargs in searches.items():
             hypotheses = translator.translate(sources, **kwargs)
             found = evaluation.corpus_scores(hypotheses, references)
             scores[name] = {
+                **kwargs,
+                "no_repeat_ngram_size": kwargs.get("no_repeat_ngram_size",
+                                                   translator.no_repeat_ngram_size),
                 "chrf": found["chrf"],
                 "bleu_char": found["bleu_char"],
+                "with_a_repeated_word_pair": sum(map(repeats_a_word_pair, hypotheses)),
                 "hypothesis_to_reference_chars": round(
                     sum(map(len, hypotheses)) / max(1, sum(map(len, references))), 3),
             }

@@ -95,16 +95,18 @@ def _pretrain(args):
 
 
 def _search_settings(args):
-    """The --beam-size / --length-penalty given; None (absent) means the run's config value."""
-    return {"beam_size": args.beam_size, "length_penalty": args.length_penalty}
+    """The --beam-size / --length-penalty / --no-repeat-ngram given; None (absent): the run's."""
+    return {"beam_size": args.beam_size, "length_penalty": args.length_penalty,
+            "no_repeat_ngram_size": args.no_repeat_ngram}
 
 
 def _evaluate(args):
     settings = {}
     if args.model == "translator":
         settings = _search_settings(args)
-    elif args.beam_size is not None or args.length_penalty is not None:
-        raise ValueError("--beam-size and --length-penalty apply to `evaluate translator` only.")
+    elif any(value is not None for value in _search_settings(args).values()):
+        raise ValueError("--beam-size, --length-penalty and --no-repeat-ngram apply to "
+                         "`evaluate translator` only.")
     workflow = _workflow(args.model)
     _print_json(workflow.evaluate(args.run_dir, data_dir=args.data_dir, quick=args.quick, **settings))
 
@@ -139,6 +141,11 @@ def _add_search_arguments(parser):
     parser.add_argument(
         "--length-penalty", type=float, default=None, metavar="ALPHA",
         help="GNMT length-penalty exponent, >= 0 (default: the run's length_penalty)",
+    )
+    parser.add_argument(
+        "--no-repeat-ngram", type=int, default=None, metavar="N",
+        help="never write the same N subwords twice in a translation; 0 allows repeats "
+             "(default: the run's no_repeat_ngram_size)",
     )
 
 

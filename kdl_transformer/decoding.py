@@ -34,6 +34,12 @@ bound (and void that bound), so it is refused.
 Neither search ever generates `[PAD]` or `[START]`: their logits are set to `NEG_INF` at every
 step, and the reported log-probabilities are renormalised over the other tokens, exactly as
 `score_sequences` computes them.
+
+`no_repeat_ngram_size=n > 0` forbids a hypothesis to write any n-gram it already holds (a guard
+against the run-on repeats "2년 동안 2년 동안 ..." of an under-trained model): at each step
+the token that would complete an earlier n-gram is not chosen. Only the choice changes, not the
+model's log-probabilities the searches report and rank by, so `score_sequences` still gives the
+same figures for what was found.
 """
 
 from typing import NamedTuple
@@ -90,7 +96,51 @@ def _mask_special_tokens(logits, start_tokens, pad_token_id):
     return tf.where(never, NEG_INF, tf.cast(logits, tf.float32))
 
 
-def greedy_search(next_fn, cache, start_tokens, end_token_id, max_length, pad_token_id=0):
+def check_no_repeat_ngram_size(n):
+    """`n` as an int >= 0, or a ValueError saying what to pass."""
+    if int(n) != n or n < 0:
+        raise ValueError(
+            f"no_repeat_ngram_size={n!r} must be a whole number >= 0 (0 allows every repeat, "
+            "3 forbids writing any 3 subwords twice)."
+        )
+    return int(n)
+
+
+def repeated_ngram_tokens(history, index, n, vocab_size):
+    """bool (R, V): the tokens that would make `history[:, :index] + [token]` end with an
+    n-gram that already occurs in `history[:, :index]`.
+
+    Args:
+        history: int32 (R, T), each row's tokens; positions >= `index` are ignored.
+        index: int32 scalar, the position about to be written.
+        n: int >= 1 (static), the n-gram size.
+        vocab_size: int32 scalar, V.
+    """
+    rows, length = tf.shape(history)[0], tf.shape(history)[1]
+    starts = tf.range(tf.maximum(length - n + 1, 0))  # j: earlier n-gram history[j : j + n]
+    match = tf.broadcast_to((starts + n - 1 < index)[None], [rows, tf.size(starts)])
+    for i in range(n - 1):  # history[j + i] == the i-th of the last n - 1 tokens written
+        current = tf.gather(history, tf.maximum(index - n + 1 + i, 0), axis=1)  # (R,)
+        earlier = history[:, i : i + tf.size(starts)]
+        match &= tf.equal(earlier, current[:, None])
+    followers = history[:, n - 1 : n - 1 + tf.size(starts)]  # the token each earlier n-gram ends with
+    row_ids = tf.broadcast_to(tf.range(rows)[:, None], tf.shape(followers))
+    counts = tf.scatter_nd(
+        tf.stack([row_ids, followers], axis=-1), tf.cast(match, tf.int32), [rows, vocab_size]
+    )
+    return counts > 0
+
+
+def _block_repeats(values, history, index, n):
+    """`values` (R, V) with the tokens that would repeat an n-gram of `history` set to NEG_INF."""
+    if not n:
+        return values
+    banned = repeated_ngram_tokens(history, index, n, tf.shape(values)[-1])
+    return tf.where(banned, NEG_INF, values)
+
+
+def greedy_search(next_fn, cache, start_tokens, end_token_id, max_length, pad_token_id=0,
+                  no_repeat_ngram_size=0):
     """Greedy search: the most likely token at every step, until `[END]`.
 
     Args:
@@ -102,6 +152,7 @@ def greedy_search(next_fn, cache, start_tokens, end_token_id, max_length, pad_to
         max_length: int or int32 scalar tensor, the most tokens generated per sentence
             (`[END]` included).
         pad_token_id: int, written after `[END]`, never generated.
+        no_repeat_ngram_size: int >= 0; n > 0 never writes an n-gram twice in a sentence.
 
     Returns:
         `(tokens, log_probs, lengths)`: tokens int32 (B, max_length), the generated tokens
@@ -109,6 +160,7 @@ def greedy_search(next_fn, cache, start_tokens, end_token_id, max_length, pad_to
         `[PAD]` and `[START]` excluded from each step's softmax; lengths int32 (B,), the number
         of generated tokens (`[END]` included).
     """
+    no_repeat = check_no_repeat_ngram_size(no_repeat_ngram_size)
     start_tokens = tf.cast(start_tokens, tf.int32)
     batch_size = tf.shape(start_tokens)[0]
     max_length = tf.cast(max_length, tf.int32)
@@ -122,7 +174,8 @@ def greedy_search(next_fn, cache, start_tokens, end_token_id, max_length, pad_to
     def body(index, last, cache, tokens, log_probs, finished):
         logits, cache = next_fn(last[:, None], cache, index)
         logits = _mask_special_tokens(logits, start_tokens, pad_token_id)  # (B, V)
-        token = tf.argmax(logits, axis=-1, output_type=tf.int32)  # (B,)
+        allowed = _block_repeats(logits, tokens, index, no_repeat)
+        token = tf.argmax(allowed, axis=-1, output_type=tf.int32)  # (B,)
         # log_softmax of the chosen token only: logit - logsumexp(logits).
         token_log_prob = tf.gather(logits, token, batch_dims=1) - tf.reduce_logsumexp(logits, -1)
         token = tf.where(finished, pad_token_id, token)
@@ -151,6 +204,7 @@ def beam_search(
     beam_size=4,
     alpha=0.6,
     pad_token_id=0,
+    no_repeat_ngram_size=0,
 ):
     """Beam search ranked by GNMT length-normalised log-probability.
 
@@ -167,6 +221,7 @@ def beam_search(
         beam_size: int >= 1, hypotheses kept per sentence (K).
         alpha: float >= 0, the length-penalty exponent (0: rank by raw log-probability).
         pad_token_id: int, written after `[END]`, never generated.
+        no_repeat_ngram_size: int >= 0; n > 0 never writes an n-gram twice in a hypothesis.
 
     Returns:
         `(tokens, scores, log_probs, lengths)`, the final n-best list, best first along axis 1:
@@ -179,6 +234,7 @@ def beam_search(
     if int(beam_size) < 1:
         raise ValueError(f"beam_size={beam_size} must be at least 1; use 1 for greedy search.")
     check_length_penalty(alpha)
+    no_repeat = check_no_repeat_ngram_size(no_repeat_ngram_size)
     k = int(beam_size)
     start_tokens = tf.cast(start_tokens, tf.int32)
     batch_size = tf.shape(start_tokens)[0]
@@ -190,6 +246,8 @@ def beam_search(
         logits = _mask_special_tokens(logits, beam_start_tokens, pad_token_id)
         step_log_probs = tf.nn.log_softmax(logits, axis=-1)  # (B*K, V)
         vocab_size = tf.shape(step_log_probs)[-1]
+        history = tf.reshape(state.alive.tokens, [batch_size * k, -1])  # (B*K, T)
+        step_log_probs = _block_repeats(step_log_probs, history, state.index, no_repeat)
         totals = state.alive.log_probs[:, :, None] + tf.reshape(
             step_log_probs, [batch_size, k, vocab_size]
         )  # (B, K, V)

@@ -76,7 +76,8 @@ def export_classifier(text_model, out):
     return write_string_endpoint(out, serve, [text_model])
 
 
-def export_translator(translator, out, method="beam", beam_size=None, length_penalty=None):
+def export_translator(translator, out, method="beam", beam_size=None, length_penalty=None,
+                      no_repeat_ngram_size=None):
     """Export an English->Korean `Translator` as a SavedModel: English strings in, Korean out.
 
     The `serve` signature maps sentences `tf.string [None]` to `{"translation": tf.string
@@ -98,7 +99,8 @@ def export_translator(translator, out, method="beam", beam_size=None, length_pen
         translator: a `kdl_transformer.translator.Translator`.
         out: directory to write.
         method: "beam" (default) or "greedy".
-        beam_size, length_penalty: search settings (default: the translator's).
+        beam_size, length_penalty, no_repeat_ngram_size: search settings (default: the
+            translator's).
 
     Returns:
         The `Path` of the SavedModel directory.
@@ -114,7 +116,8 @@ def export_translator(translator, out, method="beam", beam_size=None, length_pen
         ids = source_tokenizer.tokenize(texts)[:, :source_length]  # ragged (B, None)
         source = ids.to_tensor(default_value=PAD_ID, shape=[None, source_length])  # (B, S)
         found = translator.search_tensors(
-            source, tf.constant(max_length), tf.constant(alpha), method, beam_size
+            source, tf.constant(max_length), tf.constant(alpha), method, beam_size,
+            no_repeat_ngram_size,
         )
         translation = target_tokenizer.detokenize(found["tokens"])  # (B,)
         translation = tf.where(ids.row_lengths() > 0, translation, "")

@@ -5,7 +5,7 @@ The facade a user (or the CLI, a notebook, the SavedModel export) translates wit
 - tokens: `encode_source` (English strings -> 0-padded ids, cut to the model's source
   length, with a warning), `encode_target`, `detokenize`;
 - search: `search_tensors`, the greedy or beam search over the model's cached `next` step on
-  tensors; `search_fn`, the same compiled once per (method, beam size) into one `tf.function`
+  tensors; `search_fn`, the same compiled once per search setting into one `tf.function`
   with a graph loop and reused across calls; `search` and `translate`, which batch lists of
   sentences through it;
 - scores: `score_ids` and `score`, log P(target | source) under teacher forcing, for
@@ -47,8 +47,8 @@ def _decode(strings):
 class Translator:
     """English->Korean translation: tokenizers + a seq2seq network + search.
 
-    Holds everything it uses; each search is compiled once per (method, beam size) into one
-    `tf.function` with a graph loop, and reused across calls.
+    Holds everything it uses; each search is compiled once per (method, beam size, repeat
+    guard) into one `tf.function` with a graph loop, and reused across calls.
 
     Args:
         model: a trained `Seq2SeqTransformer` or `Seq2SeqGRU` (anything with `init_cache`,
@@ -58,6 +58,8 @@ class Translator:
         beam_size: default beam width.
         length_penalty: default GNMT alpha.
         batch_size: sentences per search call.
+        no_repeat_ngram_size: default repeat guard: n > 0 never writes the same n subwords
+            twice in a translation (0: no guard; see `kdl_transformer.decoding`).
 
     Example:
 
@@ -69,7 +71,7 @@ class Translator:
 
     def __init__(
         self, model, source_tokenizer, target_tokenizer, beam_size=4, length_penalty=1.5,
-        batch_size=64,
+        batch_size=64, no_repeat_ngram_size=3,
     ):
         self.model = model
         self.source_tokenizer = source_tokenizer
@@ -77,7 +79,24 @@ class Translator:
         self.beam_size = beam_size
         self.length_penalty = length_penalty
         self.batch_size = batch_size
+        self.no_repeat_ngram_size = no_repeat_ngram_size
         self._searches = {}
+
+    @property
+    def no_repeat_ngram_size(self):
+        """The default repeat guard of `search` and `translate` (0: none); checked when set."""
+        return self._no_repeat_ngram_size
+
+    @no_repeat_ngram_size.setter
+    def no_repeat_ngram_size(self, n):
+        self._no_repeat_ngram_size = decoding.check_no_repeat_ngram_size(n)
+
+    @classmethod
+    def from_config(cls, model, source_tokenizer, target_tokenizer, config):
+        """A translator with the decoding defaults of a `TranslatorConfig` (beam size, length
+        penalty, repeat guard)."""
+        return cls(model, source_tokenizer, target_tokenizer, config.beam_size,
+                   config.length_penalty, no_repeat_ngram_size=config.no_repeat_ngram_size)
 
     @property
     def max_length(self):
@@ -112,7 +131,7 @@ class Translator:
         return ids.to_tensor(default_value=PAD_ID)
 
     # ------------------------------------------------------------------ search
-    def search_fn(self, method="greedy", beam_size=None):
+    def search_fn(self, method="greedy", beam_size=None, no_repeat_ngram_size=None):
         """The compiled search `(source_ids (B, S), max_length, alpha) -> dict of tensors`.
 
         The dict has "tokens" (B, T) of the best hypothesis ([END] included, 0-padded),
@@ -120,7 +139,8 @@ class Translator:
         """
         check_method(method)
         beam_size = int(self.beam_size if beam_size is None else beam_size)
-        key = (method, beam_size if method == "beam" else None)
+        key = (method, beam_size if method == "beam" else None,
+               self._no_repeat(no_repeat_ngram_size))
         if key not in self._searches:
             self._searches[key] = tf.function(
                 lambda ids, max_length, alpha: self.search_tensors(ids, max_length, alpha, *key),
@@ -132,7 +152,13 @@ class Translator:
             )
         return self._searches[key]
 
-    def search_tensors(self, source_ids, max_length, alpha, method="greedy", beam_size=None):
+    def _no_repeat(self, no_repeat_ngram_size):
+        if no_repeat_ngram_size is None:
+            return self.no_repeat_ngram_size
+        return decoding.check_no_repeat_ngram_size(no_repeat_ngram_size)
+
+    def search_tensors(self, source_ids, max_length, alpha, method="greedy", beam_size=None,
+                       no_repeat_ngram_size=None):
         """The search on tensors, over `self.model.next`: what `search_fn` compiles.
 
         Pure TensorFlow, so it can be traced into any graph: `search_fn` wraps it in a
@@ -147,6 +173,7 @@ class Translator:
             alpha: float32 scalar, the GNMT length-penalty exponent (>= 0).
             method: "greedy" or "beam".
             beam_size: beam width for "beam" (default: the translator's).
+            no_repeat_ngram_size: the repeat guard (default: the translator's).
 
         Returns:
             dict of tensors: "tokens" (B, T) of the best hypothesis ([END] included,
@@ -155,11 +182,12 @@ class Translator:
         """
         check_method(method)
         beam_size = int(self.beam_size if beam_size is None else beam_size)
+        no_repeat = self._no_repeat(no_repeat_ngram_size)
         cache = self.model.init_cache(source_ids, max_length)
         start = tf.fill([tf.shape(source_ids)[0]], START_ID)
         if method == "greedy":
             tokens, log_probs, lengths = decoding.greedy_search(
-                self.model.next, cache, start, END_ID, max_length
+                self.model.next, cache, start, END_ID, max_length, no_repeat_ngram_size=no_repeat
             )
             scores = decoding.normalized_score(log_probs, lengths, alpha)
         else:
@@ -177,7 +205,7 @@ class Translator:
 
             tokens, scores, log_probs, lengths = decoding.beam_search(
                 step, {key: cache[key] for key in step_keys}, start, END_ID, max_length,
-                beam_size=beam_size, alpha=alpha,
+                beam_size=beam_size, alpha=alpha, no_repeat_ngram_size=no_repeat,
             )
             tokens, scores, log_probs, lengths = (
                 tokens[:, 0], scores[:, 0], log_probs[:, 0], lengths[:, 0]
@@ -194,7 +222,8 @@ class Translator:
             )
         return int(max_length)
 
-    def search(self, texts, method="greedy", beam_size=None, length_penalty=None, max_length=None):
+    def search(self, texts, method="greedy", beam_size=None, length_penalty=None, max_length=None,
+               no_repeat_ngram_size=None):
         """Search translations as token ids (the arguments are those of `translate`).
 
         Returns:
@@ -206,7 +235,7 @@ class Translator:
         max_length = self._check_max_length(max_length)
         alpha = float(self.length_penalty if length_penalty is None else length_penalty)
         decoding.check_length_penalty(alpha, "length_penalty")
-        run = self.search_fn(method, beam_size)
+        run = self.search_fn(method, beam_size, no_repeat_ngram_size)
         n = len(texts)
         out = {
             "tokens": np.zeros((n, max_length), np.int32),
@@ -236,7 +265,8 @@ class Translator:
             return []
         return _decode(self.target_tokenizer.detokenize(tf.constant(tokens, tf.int32)).numpy())
 
-    def translate(self, texts, method="greedy", beam_size=None, length_penalty=None, max_length=None):
+    def translate(self, texts, method="greedy", beam_size=None, length_penalty=None, max_length=None,
+                  no_repeat_ngram_size=None):
         """Translate English sentences into Korean.
 
         Args:
@@ -246,12 +276,15 @@ class Translator:
             length_penalty: GNMT alpha >= 0 for ranking beams (default: the translator's, 1.5
                 for a run with the default config; 0 = raw log-probability).
             max_length: the most Korean tokens per sentence (default: the decoder's maximum).
+            no_repeat_ngram_size: n > 0 never writes the same n subwords twice in a
+                translation; 0 allows repeats (default: the translator's).
 
         Returns:
             a string for a string, a list of strings for a list. Empty input gives "".
         """
         texts, single = _as_list(texts)
-        found = self.search(texts, method, beam_size, length_penalty, max_length)
+        found = self.search(texts, method, beam_size, length_penalty, max_length,
+                            no_repeat_ngram_size)
         translations = self.detokenize(found["tokens"])
         return translations[0] if single else translations
 

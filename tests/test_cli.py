@@ -64,11 +64,12 @@ def beam_settings(monkeypatch):
     calls, search = [], Translator.search
 
     def recording_search(self, texts, method="greedy", beam_size=None, length_penalty=None,
-                         max_length=None):
+                         max_length=None, no_repeat_ngram_size=None):
         if method == "beam":
             calls.append((self.beam_size if beam_size is None else beam_size,
                           self.length_penalty if length_penalty is None else length_penalty))
-        return search(self, texts, method, beam_size, length_penalty, max_length)
+        return search(self, texts, method, beam_size, length_penalty, max_length,
+                      no_repeat_ngram_size)
 
     monkeypatch.setattr(Translator, "search", recording_search)
     return calls
@@ -85,7 +86,8 @@ def test_evaluate_translator_defaults_to_the_runs_beam_settings(tiny_run, beam_s
     assert cli.main(["evaluate", "translator", str(tiny_run), "--quick"]) == 0
     assert set(beam_settings) == {(3, 0.7)}
     metrics = json.loads((tiny_run / "metrics.json").read_text())
-    assert metrics["evaluation_search"] == {"beam_size": 3, "length_penalty": 0.7}
+    assert metrics["evaluation_search"] == {"beam_size": 3, "length_penalty": 0.7,
+                                            "no_repeat_ngram_size": 3}
 
 
 def test_bad_beam_settings_are_one_clear_error(tiny_run, capsys):
@@ -94,6 +96,8 @@ def test_bad_beam_settings_are_one_clear_error(tiny_run, capsys):
     assert "length_penalty=-0.5 must be >= 0" in err and len(err.strip().splitlines()) == 1
     assert cli.main(["evaluate", "classifier", str(tiny_run), "--beam-size", "2"]) == 2
     assert "apply to `evaluate translator` only" in capsys.readouterr().err
+    assert cli.main(["translate", str(tiny_run), "hello", "--no-repeat-ngram", "-2"]) == 2
+    assert "no_repeat_ngram_size=-2 must be a whole number" in capsys.readouterr().err
 
 
 def test_preset_is_for_the_translator_and_sets_its_own_epochs(capsys):

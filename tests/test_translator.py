@@ -122,6 +122,28 @@ def test_odd_input_returns_without_crashing(trained):
         translator.attention("   ")
 
 
+def repeats(tokens, length, n):
+    """How many n-grams of `tokens[:length]` occur there more than once."""
+    grams = [tuple(tokens[i : i + n]) for i in range(length - n + 1)]
+    return len(grams) - len(set(grams))
+
+
+def test_the_repeat_guard_reaches_both_searches(trained):
+    """The run's default guard (3), and stricter ones asked for: unguarded, some translations
+    repeat a subword; guarded, none does."""
+    translator = trained["translator"]
+    assert translator.no_repeat_ngram_size == TranslatorConfig().no_repeat_ngram_size == 3
+    sources = [en for en, _ in trained["test"][:60]] + ODD_SENTENCES
+    unguarded = translator.search(sources, method="greedy", no_repeat_ngram_size=0)
+    assert any(repeats(t, n, 1) for t, n in zip(unguarded["tokens"], unguarded["lengths"]))
+    for method in ("greedy", "beam"):
+        for size in (1, 2):
+            found = translator.search(sources, method=method, no_repeat_ngram_size=size)
+            assert not any(repeats(t, n, size) for t, n in zip(found["tokens"], found["lengths"]))
+    with pytest.raises(ValueError, match="no_repeat_ngram_size=-1 must be a whole number"):
+        translator.translate(["hi"], no_repeat_ngram_size=-1)
+
+
 def test_attention_maps_and_hangul_plots(trained, tmp_path):
     translator = trained["translator"]
     if trained["architecture"] == "gru":

@@ -295,7 +295,7 @@ def train_run(run_dir, config, splits, verbose="auto", extra_callbacks=(), reuse
             target_vocabulary_size=korean.vocabulary_size,
             replicas=int(getattr(strategy, "num_replicas_in_sync", 1)),
         )
-    return Translator(model, english, korean, config.beam_size, config.length_penalty)
+    return Translator.from_config(model, english, korean, config)
 
 
 def train(out, data_dir=None, epochs=None, quick=False, overrides=None, strategy="auto",
@@ -342,26 +342,23 @@ def load_translator(run_dir):
         model = keras.models.load_model(model_path, compile=False)
     english = SubwordTokenizer.load(run_dir.path / SOURCE_TOKENIZER_DIR)
     korean = SubwordTokenizer.load(run_dir.path / TARGET_TOKENIZER_DIR)
-    return Translator(model, english, korean, config.beam_size, config.length_penalty)
+    return Translator.from_config(model, english, korean, config)
 
 
-def translate(run_dir, texts, method="beam", beam_size=None, length_penalty=None):
-    """`kdl-transformer translate`: Korean translations of English sentences (list of str).
-
-    `beam_size` and `length_penalty` default (None) to the run's (config.json).
-    """
-    return load_translator(run_dir).translate(
-        list(texts), method=method, beam_size=beam_size, length_penalty=length_penalty
-    )
+def translate(run_dir, texts, method="beam", **search):
+    """`kdl-transformer translate`: Korean translations of English sentences (list of str);
+    `search`: `beam_size`, `length_penalty`, `no_repeat_ngram_size` (absent or None: the run's)."""
+    return load_translator(run_dir).translate(list(texts), method=method, **search)
 
 
-def evaluate(run_dir, data_dir=None, quick=False, beam_size=None, length_penalty=None):
+def evaluate(run_dir, data_dir=None, quick=False, beam_size=None, length_penalty=None,
+             no_repeat_ngram_size=None):
     """`kdl-transformer evaluate translator`: BLEU/chrF, samples and error analysis.
 
     Translates the test split (Tatoeba test and FLORES-200 devtest for Tatoeba runs) with greedy
     and beam search, and writes the results under "evaluation" in metrics.json, with the beam
-    settings used under "evaluation_search". `beam_size` and `length_penalty` default (None) to
-    the run's (config.json).
+    settings used under "evaluation_search". `beam_size`, `length_penalty` and
+    `no_repeat_ngram_size` default (None) to the run's (config.json).
 
     Returns:
         dict: evaluation set -> method -> scores (samples left out; they are in metrics.json).
@@ -370,6 +367,8 @@ def evaluate(run_dir, data_dir=None, quick=False, beam_size=None, length_penalty
     run_dir = final_run_dir(run_dir)  # a preset's folder: its final stage
     run = training.RunDir(run_dir)
     translator = load_translator(run_dir)
+    if no_repeat_ngram_size is not None:
+        translator.no_repeat_ngram_size = no_repeat_ngram_size  # the translator checks it
     config = training.load_config(run, TranslatorConfig)
     search = {  # None: the run's value
         "beam_size": translator.beam_size if beam_size is None else beam_size,
@@ -379,7 +378,8 @@ def evaluate(run_dir, data_dir=None, quick=False, beam_size=None, length_penalty
         name: evaluation.evaluate_translator(translator, pairs, **search)
         for name, pairs in evaluation_sets(config, data_dir, quick).items()
     }
-    run.update_metrics(evaluation=results, evaluation_quick=quick, evaluation_search=search)
+    run.update_metrics(evaluation=results, evaluation_quick=quick, evaluation_search={
+        **search, "no_repeat_ngram_size": translator.no_repeat_ngram_size})
     return {
         name: {method: {k: v for k, v in scores.items() if k not in ("samples", "signatures")}
                for method, scores in by_method.items()}
