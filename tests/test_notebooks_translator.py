@@ -12,3 +12,5 @@ def test_translation_notebook_quick(data_dir, tmp_path):
     assert (run_dir / "cross_attention.png").stat().st_size > 10_000
     assert (run_dir / "saved_model" / "saved_model.pb").exists()
     assert "QUICK=True" in outputs and "chrF" in outputs and "search errors" in outputs
+    # The everyday sentences, next to the extra-data model's recorded ones and its cafe maps
+    assert outputs.count("extra-data model:") == 20 and "forced reference:" in outputs
