@@ -10,7 +10,8 @@ is drawn twice: on its own beam translation (benchmarks/results/NAME_cross_atten
 the Korean `--attention-target` forced through the decoder (teacher forcing,
 NAME_cross_attention_reference.png), so the map shows the notes' 'cafe' <-> '카페' alignment even
 when the search writes no 카페. For every Korean subword of each, the JSON names the English
-subword the last decoder layer attends to most (mean over heads).
+subword the last decoder layer attends to most (mean over heads), and that layer's weight on
+each English word (its subwords summed).
 
     python benchmarks/everyday_translations.py --run-dir runs/enko_extra [--run-dir runs/enko] \
         [--export exported/enko_extra]
@@ -80,6 +81,28 @@ def strongest_alignment(maps, layer=-1):
             for korean, row in zip(maps["output_tokens"], weights)]
 
 
+def weight_per_english_word(maps, layer=-1):
+    """For each Korean subword written, the cross-attention weight (mean over the heads of
+    decoder layer `layer`) summed over the subwords of each English word ("▁c a fe" -> cafe;
+    a punctuation piece counts as a word of its own)."""
+    import numpy as np
+
+    weights = np.asarray(maps["cross_attention"][layer]).mean(axis=0)  # (output, source)
+    words, word_of = [], []
+    for piece in maps["source_tokens"]:
+        if piece.startswith("▁") or not words or not any(c.isalnum() for c in piece):
+            words.append("")
+        words[-1] += piece.lstrip("▁")
+        word_of.append(len(words) - 1)
+    rows = []
+    for korean, row in zip(maps["output_tokens"], weights):
+        per_word = np.zeros(len(words))
+        np.add.at(per_word, word_of, row)
+        rows.append({"korean": korean, **{f"{i}:{w}": round(float(v), 3)
+                                          for i, (w, v) in enumerate(zip(words, per_word))}})
+    return rows
+
+
 def draw_attention(translator, sentence, out, target=None):
     """The cross-attention map of `sentence` to `out`, on its beam translation or on the Korean
     `target` (teacher forcing), and the strongest alignment of each Korean subword."""
@@ -89,7 +112,8 @@ def draw_attention(translator, sentence, out, target=None):
     plotting.plot_translation_attention(maps, out)
     return {"sentence": sentence, "translation": maps["translation"], "forced": target is not None,
             "png": str(Path(out).relative_to(RESULTS.parent.parent)),
-            "strongest_alignment_last_layer": strongest_alignment(maps)}
+            "strongest_alignment_last_layer": strongest_alignment(maps),
+            "weight_per_english_word_last_layer": weight_per_english_word(maps)}
 
 
 def main():
